@@ -1,0 +1,284 @@
+/**
+ * One x86-64 core: architectural state, the decoded-block run loop and the
+ * event hook for exceptions. Time is retired instructions (DESIGN
+ * decision 3): `icount` advances once per retired instruction, and once per
+ * iteration of a REP-prefixed string instruction.
+ */
+import { Block, BlockCache } from './blockCache.ts';
+import { Decoder, MAX_INSN_LENGTH, type Refusal } from './decode/decoder.ts';
+import type { Insn } from './decode/insn.ts';
+import { OpcodeTable } from './decode/opcodeTable.ts';
+import { CpuException, InternalError, VECTOR_NAMES } from './exceptions.ts';
+import { ALL_OPCODES } from './exec/index.ts';
+import { FIXED_ONE, IF, readRflags } from './flags.ts';
+import { cpuLog } from './log.ts';
+import { Mmu } from './memory/mmu.ts';
+import { PAGE_SIZE, type PhysicalMemory } from './memory/physical.ts';
+import { PortBus } from './portIo.ts';
+import { REG64_NAMES, Seg, SEG_NAMES, toBigInt } from './registers.ts';
+
+const JC_BITS = 12;
+const JC_MASK = (1 << JC_BITS) - 1;
+const MAX_BLOCK_INSNS = 64;
+
+/** Why `run` returned. */
+export type StopReason =
+  | { kind: 'limit' }
+  | { kind: 'halt' }
+  | { kind: 'exception'; vector: number; errorCode: number; rip: number }
+  | { kind: 'stop'; why: string };
+
+/** Receives an exception the instruction raised; returns normally to continue running. */
+export type ExceptionHandler = (c: Cpu, e: CpuException) => void;
+
+let sharedTable: OpcodeTable | undefined;
+/** The compiled opcode table, built once per process. */
+export function opcodeTable(): OpcodeTable {
+  return (sharedTable ??= new OpcodeTable(ALL_OPCODES));
+}
+
+export interface CpuOptions {
+  phys: PhysicalMemory;
+  io?: PortBus;
+  blocks?: BlockCache;
+  /** Seed for RDRAND/RDSEED (deterministic). */
+  seed?: number;
+  /** APIC ID / core index. */
+  id?: number;
+}
+
+export class Cpu {
+  readonly id: number;
+  // ---- architectural state ----
+  /** GPRs as 32-bit halves: r[2n] low, r[2n+1] high. */
+  readonly r = new Int32Array(32);
+  /** RIP as a number: canonical addresses are kept sign-extended (negative for the upper half). */
+  rip = 0;
+  /** RIP of the last faulting instruction (set when an exception is raised). */
+  insnRip = 0;
+  /** Lazy arithmetic flags (see flags.ts) and the other RFLAGS bits. */
+  fZ = 1;
+  fS = 0;
+  fP = 1;
+  fAux = 0;
+  eflags = FIXED_ONE;
+  readonly segSel = new Uint16Array(6);
+  /** Effective segment bases: in 64-bit mode ES/CS/SS/DS read as 0. */
+  readonly segBase = new Float64Array(6);
+  readonly segLimit = new Float64Array(6).fill(0xffff);
+  /** Descriptor access rights in the VMX "access rights" format (SDM Vol. 3C §24.4.1). */
+  readonly segAttr = new Uint32Array(6);
+  cr0 = 0x60000010;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  cr8 = 0;
+  efer = 0;
+  xcr0 = 1;
+  cpl = 0;
+  /** XMM0-15 as four 32-bit lanes each. */
+  readonly xmm = new Int32Array(64);
+  mxcsr = 0x1f80;
+  /** x87 state kept for FXSAVE/XSAVE round trips (SDM Vol. 1 §10.5.1). */
+  fcw = 0x37f;
+  fsw = 0;
+  ftw = 0;
+  readonly fpr = new Uint8Array(80);
+  // ---- mode (derived from CR0/EFER/CS) ----
+  codeSize: 16 | 32 | 64 = 16;
+  /** Stack-pointer width in bytes (SS.B, or 8 in 64-bit mode). */
+  stackSize: 2 | 4 | 8 = 2;
+  // ---- execution ----
+  /** High half of a 64-bit operand passed between helpers (avoids allocating pairs). */
+  opHi = 0;
+  icount = 0;
+  /** Instruction count at which the current run stops (string instructions honour it). */
+  stopAt = 0;
+  halted = false;
+  /** STI / MOV SS shadow: interrupts are inhibited until the next instruction retires (SDM Vol. 3A §6.8.3). */
+  interruptShadow = false;
+  /** Set by an instruction that must end the current block (mode change, SMC, HLT...). */
+  exitBlock = false;
+  stopReason: StopReason | null = null;
+  onException: ExceptionHandler = stopOnException;
+  /** State of the deterministic RDRAND/RDSEED generator (xorshift32). */
+  rngState: number;
+
+  readonly mmu: Mmu;
+  readonly io: PortBus;
+  readonly blocks: BlockCache;
+  readonly decoder: Decoder;
+  private readonly jcTag = new Float64Array(1 << JC_BITS).fill(NaN);
+  private readonly jcBlock: (Block | undefined)[] = new Array<Block | undefined>(1 << JC_BITS);
+  private readonly fetchBuf = new Uint8Array(PAGE_SIZE + MAX_INSN_LENGTH);
+  private readonly refusedLogged = new Set<string>();
+
+  constructor(opts: CpuOptions) {
+    this.id = opts.id ?? 0;
+    this.mmu = new Mmu(opts.phys);
+    this.io = opts.io ?? new PortBus();
+    this.blocks = opts.blocks ?? new BlockCache(opts.phys);
+    this.decoder = new Decoder(opcodeTable());
+    this.decoder.onRefuse = (reason, i, bytes) => this.logRefusal(reason, i, bytes);
+    this.mmu.owner = this;
+    this.rngState = (opts.seed ?? 0x2545f491) | 0 || 1;
+  }
+
+  get phys(): PhysicalMemory { return this.mmu.phys; }
+
+  /** Drops cached block lookups by RIP: after a mode, CS or translation change. */
+  flushJumpCache(): void {
+    this.jcTag.fill(NaN);
+    this.jcBlock.fill(undefined);
+    this.exitBlock = true;
+  }
+
+  /**
+   * Runs until `maxInstructions` retire, the core halts, or something stops it.
+   *
+   * RIP is advanced before an instruction executes, so handlers see the next
+   * instruction's address. Handlers never change RIP before they fault, so
+   * the faulting instruction's RIP is recovered as RIP - length.
+   */
+  run(maxInstructions: number): StopReason {
+    this.stopReason = null;
+    const stopAt = (this.stopAt = this.icount + maxInstructions);
+    while (this.icount < stopAt) {
+      if (this.halted) return { kind: 'halt' };
+      let i: Insn | undefined;
+      try {
+        const insns = this.currentBlock().insns;
+        let n = insns.length;
+        const left = stopAt - this.icount;
+        if (n > left) n = left;
+        for (let k = 0; k < n; k++) {
+          i = insns[k]!;
+          this.rip += i.len;
+          i.exec(this, i);
+          this.icount++;
+          if (this.exitBlock) break;
+        }
+      } catch (e) {
+        if (!(e instanceof CpuException)) throw this.internal(e, i);
+        if (e.software) this.icount++;
+        else if (i) this.rip -= i.len;
+        this.insnRip = this.rip;
+        this.onException(this, e);
+      }
+      this.exitBlock = false;
+      if (this.stopReason) return this.stopReason;
+    }
+    return { kind: 'limit' };
+  }
+
+  /** Executes exactly one instruction (or one string iteration). */
+  step(): StopReason {
+    return this.run(1);
+  }
+
+  private currentBlock(): Block {
+    const rip = this.rip;
+    const h = rip & JC_MASK;
+    const b = this.jcBlock[h];
+    if (b !== undefined && this.jcTag[h] === rip && b.valid) return b;
+    const nb = this.lookupBlock(rip);
+    if (nb.cacheable) {
+      this.jcTag[h] = rip;
+      this.jcBlock[h] = nb;
+    }
+    return nb;
+  }
+
+  /** Linear address of the next instruction fetch (CS base + RIP). */
+  fetchLinear(rip: number): number {
+    return this.codeSize === 64 ? rip : (this.segBase[Seg.CS]! + rip) >>> 0;
+  }
+
+  private lookupBlock(rip: number): Block {
+    const mode = this.codeSize;
+    const la = this.fetchLinear(rip);
+    const pa = this.mmu.translateFetch(la);
+    const cached = this.blocks.get(pa, mode);
+    if (cached) return cached;
+    return this.decodeBlock(la, pa, mode);
+  }
+
+  private decodeBlock(la: number, pa: number, mode: 16 | 32 | 64): Block {
+    const off = la & 0xfff;
+    const inPage = PAGE_SIZE - off;
+    const buf = this.fetchBuf;
+    const phys = this.phys;
+    for (let k = 0; k < inPage; k++) buf[k] = phys.read8(pa + k);
+    // Up to 14 more bytes from the next page, if it can be fetched.
+    let avail = inPage;
+    let nextPa = -1;
+    try {
+      nextPa = this.mmu.translateFetch(la + inPage);
+    } catch (e) {
+      if (!(e instanceof CpuException)) throw e;
+    }
+    if (nextPa >= 0) {
+      for (let k = 0; k < MAX_INSN_LENGTH - 1; k++) buf[inPage + k] = phys.read8(nextPa + k);
+      avail += MAX_INSN_LENGTH - 1;
+    }
+    const insns: Insn[] = [];
+    let pos = 0;
+    while (insns.length < MAX_BLOCK_INSNS && pos < inPage) {
+      const i = this.decoder.decode({ bytes: buf, start: pos, avail: avail - pos }, mode);
+      if (!i) {
+        if (insns.length === 0) this.mmu.translateFetch(la + inPage); // raises the fetch fault
+        break;
+      }
+      if (pos + i.len > inPage) {
+        // Straddles a page boundary: alone in an uncached block, or left for the next block.
+        if (insns.length === 0) return new Block([i], pa, mode, false);
+        break;
+      }
+      insns.push(i);
+      pos += i.len;
+      if (i.endsBlock) break;
+    }
+    const b = new Block(insns, pa, mode, true);
+    this.blocks.add(b);
+    return b;
+  }
+
+  private logRefusal(reason: Refusal, i: Insn, bytes: string): void {
+    const key = `${reason}:${bytes}`;
+    if (this.refusedLogged.has(key)) return;
+    this.refusedLogged.add(key);
+    cpuLog.debug(`core ${this.id}: ${reason} encoding ${bytes} (${i.mnemonic}, mode ${i.mode}) raises ${reason === 'too-long' ? '#GP(0)' : '#UD'}`);
+  }
+
+  private internal(e: unknown, i: Insn | undefined): InternalError {
+    if (e instanceof InternalError) return e;
+    const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    const where = i ? `${i.mnemonic} ending at rip=0x${this.rip.toString(16)}` : `fetch at rip=0x${this.rip.toString(16)}`;
+    const err = new InternalError(`internal error in ${where}: ${msg}`, dumpState(this));
+    if (e instanceof Error && e.stack) err.stack = `${err.message}\n${e.stack}`;
+    return err;
+  }
+}
+
+/** The default event hook until IDT delivery exists: stop and report. */
+function stopOnException(c: Cpu, e: CpuException): void {
+  c.stopReason = { kind: 'exception', vector: e.vector, errorCode: e.errorCode, rip: c.rip };
+}
+
+export function hex(v: number | bigint, width = 16): string {
+  return '0x' + v.toString(16).padStart(width, '0');
+}
+
+/** A human-readable state dump for reports and internal errors. */
+export function dumpState(c: Cpu): string {
+  const lines: string[] = [];
+  for (let n = 0; n < 16; n += 4) {
+    lines.push([0, 1, 2, 3].map((k) => `${REG64_NAMES[n + k]!.padStart(3)}=${hex(toBigInt(c.r[(n + k) * 2]!, c.r[(n + k) * 2 + 1]!))}`).join(' '));
+  }
+  lines.push(`rip=${hex(BigInt.asUintN(64, BigInt(c.rip)))} rflags=${hex(readRflags(c), 8)} cpl=${c.cpl} mode=${c.codeSize}-bit icount=${c.icount}`);
+  lines.push(SEG_NAMES.map((s, k) => `${s}=${hex(c.segSel[k]!, 4)}`).join(' '));
+  lines.push(`cr0=${hex(c.cr0, 8)} cr2=${hex(c.cr2)} cr3=${hex(c.cr3)} cr4=${hex(c.cr4, 8)} efer=${hex(c.efer, 4)}`);
+  if (c.stopReason?.kind === 'exception') lines.push(`stopped on ${VECTOR_NAMES[c.stopReason.vector] ?? c.stopReason.vector}`);
+  lines.push(`IF=${(c.eflags & IF) !== 0 ? 1 : 0}`);
+  return lines.join('\n');
+}

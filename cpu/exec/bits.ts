@@ -1,0 +1,4 @@
+import type { OpcodeDef } from '../decode/opcodeDef.ts';
+
+// Filled in by the bits family work (issue 2).
+export const BITS_OPCODES: OpcodeDef[] = [];
