@@ -5,8 +5,8 @@
 import type { Cpu } from '../cpu.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
-import { auxFromCarries, CF, OF, setLogic, setResult } from '../flags.ts';
-import { addrOf, readE, readERmw, readG, readReg, truncate, wr32, wr64, writeE, writeReg } from './operands.ts';
+import { auxFromCarries, CF, setLogic, setResult } from '../flags.ts';
+import { addrOf, readE, readERmw, readG, readReg, truncate, wr64, writeE, writeReg } from './operands.ts';
 
 export const enum AluOp { Add = 0, Or = 1, Adc = 2, Sbb = 3, And = 4, Sub = 5, Xor = 6, Cmp = 7 }
 const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
@@ -36,20 +36,24 @@ export function alu(c: Cpu, op: number, a: number, b: number, size: number): num
   }
 }
 
-/** a op b on 64-bit operands given as halves; returns the low half, high half in c.opHi. */
+/**
+ * a op b on 64-bit operands given as halves; returns the low half, high half
+ * in c.opHi. Written without helper calls: it is the hottest kernel of
+ * 64-bit code (loop counters, pointer arithmetic).
+ */
 export function alu64(c: Cpu, op: number, aLo: number, aHi: number, bLo: number, bHi: number): number {
   let lo: number, hi: number;
   switch (op) {
-    case AluOp.Or: lo = aLo | bLo; hi = aHi | bHi; setLogic(c, 8, lo, hi); c.opHi = hi; return lo;
-    case AluOp.And: lo = aLo & bLo; hi = aHi & bHi; setLogic(c, 8, lo, hi); c.opHi = hi; return lo;
-    case AluOp.Xor: lo = aLo ^ bLo; hi = aHi ^ bHi; setLogic(c, 8, lo, hi); c.opHi = hi; return lo;
+    case AluOp.Or: lo = aLo | bLo; hi = aHi | bHi; c.fAux = 0; break;
+    case AluOp.And: lo = aLo & bLo; hi = aHi & bHi; c.fAux = 0; break;
+    case AluOp.Xor: lo = aLo ^ bLo; hi = aHi ^ bHi; c.fAux = 0; break;
     case AluOp.Add: case AluOp.Adc: {
       const sum = (aLo >>> 0) + (bLo >>> 0) + (op === AluOp.Adc ? c.fAux & CF : 0);
       lo = sum | 0;
       hi = (aHi + bHi + (sum > 0xffffffff ? 1 : 0)) | 0;
       const cvLo = (aLo & bLo) | ((aLo ^ bLo) & ~lo);
       const cvHi = (aHi & bHi) | ((aHi ^ bHi) & ~hi);
-      c.fAux = auxFromCarries(cvHi, cvLo, 32);
+      c.fAux = (cvHi >>> 31) | (((cvHi ^ (cvHi << 1)) >>> 31) << 11) | ((cvLo & 8) << 1);
       break;
     }
     default: {
@@ -58,11 +62,14 @@ export function alu64(c: Cpu, op: number, aLo: number, aHi: number, bLo: number,
       hi = (aHi - bHi - (diff < 0 ? 1 : 0)) | 0;
       const bvLo = (~aLo & bLo) | (~(aLo ^ bLo) & lo);
       const bvHi = (~aHi & bHi) | (~(aHi ^ bHi) & hi);
-      c.fAux = auxFromCarries(bvHi, bvLo, 32);
+      c.fAux = (bvHi >>> 31) | (((bvHi ^ (bvHi << 1)) >>> 31) << 11) | ((bvLo & 8) << 1);
       break;
     }
   }
-  setResult(c, 8, lo, hi);
+  // ZF/SF/PF of a 64-bit result (flags.ts setResult, size 8).
+  c.fZ = lo | hi;
+  c.fS = hi;
+  c.fP = lo;
   c.opHi = hi;
   return lo;
 }
@@ -122,16 +129,31 @@ const aluAI: ExecFn = (c, i) => {
   }
 };
 
-/** Register-to-register forms at 32 and 64 bits: the hot path of compiled code. */
+/**
+ * Register forms at 32 and 64 bits, the hot path of compiled code: the same
+ * kernels as above without the operand-size and register/memory dispatch.
+ */
 const aluEG32reg: ExecFn = (c, i) => {
   const r = c.r, d = i.rm << 1;
   const res = alu(c, i.sub, r[d]!, r[i.reg << 1]!, 4);
-  if (i.sub !== AluOp.Cmp) wr32(c, i.rm, res);
+  if (i.sub !== AluOp.Cmp) { r[d] = res; r[d + 1] = 0; }
 };
 
 const aluEG64reg: ExecFn = (c, i) => {
   const r = c.r, d = i.rm << 1, s = i.reg << 1;
   const lo = alu64(c, i.sub, r[d]!, r[d + 1]!, r[s]!, r[s + 1]!);
+  if (i.sub !== AluOp.Cmp) { r[d] = lo; r[d + 1] = c.opHi; }
+};
+
+const aluEI32reg: ExecFn = (c, i) => {
+  const r = c.r, d = i.rm << 1;
+  const res = alu(c, i.sub, r[d]!, i.imm, 4);
+  if (i.sub !== AluOp.Cmp) { r[d] = res; r[d + 1] = 0; }
+};
+
+const aluEI64reg: ExecFn = (c, i) => {
+  const r = c.r, d = i.rm << 1;
+  const lo = alu64(c, i.sub, r[d]!, r[d + 1]!, i.imm, i.immHi);
   if (i.sub !== AluOp.Cmp) { r[d] = lo; r[d + 1] = c.opHi; }
 };
 
@@ -141,6 +163,8 @@ function withSub(sub: number, pick: (i: Insn) => ExecFn): (i: Insn) => ExecFn {
 
 const selectEG = (i: Insn): ExecFn =>
   i.isMem ? aluEG : i.opSize === 4 ? aluEG32reg : i.opSize === 8 ? aluEG64reg : aluEG;
+const selectEI = (i: Insn): ExecFn =>
+  i.isMem ? aluEI : i.opSize === 4 ? aluEI32reg : i.opSize === 8 ? aluEI64reg : aluEI;
 
 function testForm(getB: (c: Cpu, i: Insn) => number): ExecFn {
   return (c, i) => {
@@ -188,16 +212,22 @@ const decE: ExecFn = (c, i) => incDec(c, i, addrOf(c, i), 'E', -1);
 const incZ: ExecFn = (c, i) => incDec(c, i, 0, 'Z', 1);
 const decZ: ExecFn = (c, i) => incDec(c, i, 0, 'Z', -1);
 
-/** DEC r64 in a register: the loop counter of almost every loop. */
-const decE64reg: ExecFn = (c, i) => {
+/** INC/DEC of a 32- or 64-bit register (FF /0, FF /1 with mod 3): loop counters. */
+const incDecReg: ExecFn = (c, i) => {
   const r = c.r, k = i.rm << 1;
-  const lo = r[k]!, hi = r[k + 1]!;
-  const nlo = (lo - 1) | 0;
-  const nhi = lo === 0 ? (hi - 1) | 0 : hi;
-  r[k] = nlo; r[k + 1] = nhi;
-  c.fZ = nlo | nhi; c.fS = nhi; c.fP = nlo;
-  // OF when 0x8000...0 - 1; AF when the low nibble borrowed.
-  c.fAux = (c.fAux & CF) | ((nlo & 0xf) === 0xf ? 0x10 : 0) | (nlo === -1 && nhi === 0x7fffffff ? OF : 0);
+  const cf = c.fAux & CF;
+  if (i.opSize === 8) {
+    const lo = alu64(c, i.sub, r[k]!, r[k + 1]!, 1, 0);
+    r[k] = lo; r[k + 1] = c.opHi;
+  } else {
+    r[k] = alu(c, i.sub, r[k]!, 1, 4); r[k + 1] = 0;
+  }
+  c.fAux = (c.fAux & ~CF) | cf;
+};
+
+const selectIncDec = (sub: AluOp.Add | AluOp.Sub, generic: ExecFn) => (i: Insn): ExecFn => {
+  i.sub = sub;
+  return !i.isMem && i.opSize >= 4 ? incDecReg : generic;
 };
 
 const negE: ExecFn = (c, i) => {
@@ -232,9 +262,9 @@ for (let op = 0; op < 8; op++) {
     { op: `${hex(b + 4)}`, mnemonic: m, operands: 'AL,Ib', select: withSub(op, () => aluAI) },
     { op: `${hex(b + 5)}`, mnemonic: m, operands: 'rAX,Iz', select: withSub(op, () => aluAI) },
     { op: `80 /${op}`, mnemonic: m, operands: 'Eb,Ib', flags: lock, select: withSub(op, () => aluEI) },
-    { op: `81 /${op}`, mnemonic: m, operands: 'Ev,Iz', flags: lock, select: withSub(op, () => aluEI) },
+    { op: `81 /${op}`, mnemonic: m, operands: 'Ev,Iz', flags: lock, select: withSub(op, selectEI) },
     { op: `82 /${op}`, mnemonic: m, operands: 'Eb,Ib', flags: [...lock, 'i64'], select: withSub(op, () => aluEI) },
-    { op: `83 /${op}`, mnemonic: m, operands: 'Ev,Ibs', flags: lock, select: withSub(op, () => aluEI) },
+    { op: `83 /${op}`, mnemonic: m, operands: 'Ev,Ibs', flags: lock, select: withSub(op, selectEI) },
   );
 }
 ALU_OPCODES.push(
@@ -252,8 +282,8 @@ ALU_OPCODES.push(
   { op: 'F7 /3', mnemonic: 'neg', operands: 'Ev', flags: ['lock'], exec: negE },
   { op: 'FE /0', mnemonic: 'inc', operands: 'Eb', flags: ['lock'], exec: incE },
   { op: 'FE /1', mnemonic: 'dec', operands: 'Eb', flags: ['lock'], exec: decE },
-  { op: 'FF /0', mnemonic: 'inc', operands: 'Ev', flags: ['lock'], exec: incE },
-  { op: 'FF /1', mnemonic: 'dec', operands: 'Ev', flags: ['lock'], select: (i) => (!i.isMem && i.opSize === 8 ? decE64reg : decE) },
+  { op: 'FF /0', mnemonic: 'inc', operands: 'Ev', flags: ['lock'], select: selectIncDec(AluOp.Add, incE) },
+  { op: 'FF /1', mnemonic: 'dec', operands: 'Ev', flags: ['lock'], select: selectIncDec(AluOp.Sub, decE) },
   { op: '40+r', mnemonic: 'inc', operands: 'Zv', flags: ['i64'], exec: incZ },
   { op: '48+r', mnemonic: 'dec', operands: 'Zv', flags: ['i64'], exec: decZ },
 );

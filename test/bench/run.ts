@@ -1,0 +1,36 @@
+/**
+ * `npm run bench`: guest MIPS (retired guest instructions per host second,
+ * median of several runs) on fixed loops in 64-bit mode, one line per loop
+ * in the form `NAME: N MIPS` so scripts can read it. Not a test: nothing
+ * here asserts a timing.
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { BENCH_LOOPS, prepareLoop } from './loops.ts';
+
+const RUNS = 5;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const only = process.argv.slice(2);
+console.log(`# turtles bench — node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`);
+for (const loop of BENCH_LOOPS) {
+  if (only.length && !only.some((o) => loop.name.toLowerCase().includes(o.toLowerCase()))) continue;
+  const rates: number[] = [];
+  let note = '';
+  for (let r = 0; r <= RUNS; r++) {
+    const core = await prepareLoop(loop);
+    const t0 = performance.now();
+    const stop = core.cpu.run(loop.instructions);
+    const dt = (performance.now() - t0) / 1000;
+    if (stop.kind !== 'limit') {
+      note = ` (stopped early: ${stop.kind}${stop.kind === 'exception' ? ` vector ${stop.vector}` : ''})`;
+      break;
+    }
+    if (r > 0) rates.push(core.cpu.icount / dt / 1e6); // run 0 warms up the JIT
+  }
+  console.log(rates.length ? `${loop.name}: ${median(rates).toFixed(1)} MIPS${note}` : `${loop.name}: n/a${note}`);
+}
