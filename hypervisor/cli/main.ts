@@ -1,0 +1,29 @@
+/**
+ * The `turtles` command line. Until the L1 hypervisor exists, its main job
+ * is the most complete demo the project has: a program run on the bare core.
+ */
+import { runDemo } from './demo.ts';
+
+const USAGE = `usage: turtles <command> [options]
+
+commands:
+  demo [--max-instructions N]   run the bare-core demo program (what \`npm start\` runs)
+  help                          show this text`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command = 'demo', ...rest] = argv;
+  switch (command) {
+    case 'demo':
+      return runDemo(rest);
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return 0;
+    default:
+      console.error(`turtles: unknown command '${command}' (try 'turtles help')`);
+      return 2;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
