@@ -14,12 +14,16 @@ import { FIXED_ONE, IF, readRflags } from './flags.ts';
 import { cpuLog } from './log.ts';
 import { Mmu } from './memory/mmu.ts';
 import { PAGE_SIZE, type PhysicalMemory } from './memory/physical.ts';
+import { DEFAULT_CPU_MODEL, type CpuModel } from './model/cpuidModel.ts';
 import { PortBus } from './portIo.ts';
 import { REG64_NAMES, Seg, SEG_NAMES, toBigInt } from './registers.ts';
 
 const JC_BITS = 12;
 const JC_MASK = (1 << JC_BITS) - 1;
 const MAX_BLOCK_INSNS = 64;
+const MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * MAX_INSN_LENGTH;
+/** Distinct refused encodings remembered for log de-duplication (bounded: a guest controls them). */
+const MAX_REFUSALS_REMEMBERED = 256;
 
 /** Why `run` returned. */
 export type StopReason =
@@ -49,6 +53,8 @@ export interface CpuOptions {
 
 export class Cpu {
   readonly id: number;
+  /** What CPUID reports (cpu/model/cpuidModel.ts); a core may get a model with features switched. */
+  model: CpuModel = DEFAULT_CPU_MODEL;
   // ---- architectural state ----
   /** GPRs as 32-bit halves: r[2n] low, r[2n+1] high. */
   readonly r = new Int32Array(32);
@@ -84,6 +90,8 @@ export class Cpu {
   fsw = 0;
   ftw = 0;
   readonly fpr = new Uint8Array(80);
+  /** x87 FOP, FIP (lo, hi), FDP (lo, hi): stored and restored only (SDM Vol. 1 §8.1.8, §8.1.9). */
+  readonly fpuLast = new Int32Array(5);
   // ---- mode (derived from CR0/EFER/CS) ----
   codeSize: 16 | 32 | 64 = 16;
   /** Stack-pointer width in bytes (SS.B, or 8 in 64-bit mode). */
@@ -103,6 +111,10 @@ export class Cpu {
   onException: ExceptionHandler = stopOnException;
   /** State of the deterministic RDRAND/RDSEED generator (xorshift32). */
   rngState: number;
+  /** TSC = TSC_TICKS_PER_INSTRUCTION × icount + tscOffset (cpu/tsc.ts); a TSC write moves the offset. */
+  tscOffset = 0;
+  /** IA32_TSC_AUX (MSR C0000103H), read by RDTSCP and RDPID. */
+  tscAux = 0;
 
   readonly mmu: Mmu;
   readonly io: PortBus;
@@ -147,7 +159,11 @@ export class Cpu {
       if (this.halted) return { kind: 'halt' };
       let i: Insn | undefined;
       try {
-        const insns = this.currentBlock().insns;
+        const rip = this.rip;
+        const h = rip & JC_MASK;
+        let b = this.jcBlock[h];
+        if (b === undefined || this.jcTag[h] !== rip || !b.valid) b = this.fillJumpCache(rip);
+        const insns = b.insns;
         let n = insns.length;
         const left = stopAt - this.icount;
         if (n > left) n = left;
@@ -164,9 +180,13 @@ export class Cpu {
         else if (i) this.rip -= i.len;
         this.insnRip = this.rip;
         this.onException(this, e);
+        this.exitBlock = true;
       }
-      this.exitBlock = false;
-      if (this.stopReason) return this.stopReason;
+      // Anything that can stop the run (an exception, a stop request) also ends the block.
+      if (this.exitBlock) {
+        this.exitBlock = false;
+        if (this.stopReason) return this.stopReason;
+      }
     }
     return { kind: 'limit' };
   }
@@ -176,17 +196,15 @@ export class Cpu {
     return this.run(1);
   }
 
-  private currentBlock(): Block {
-    const rip = this.rip;
-    const h = rip & JC_MASK;
-    const b = this.jcBlock[h];
-    if (b !== undefined && this.jcTag[h] === rip && b.valid) return b;
-    const nb = this.lookupBlock(rip);
-    if (nb.cacheable) {
+  /** Looks up (or decodes) the block at RIP and remembers it in the jump cache. */
+  private fillJumpCache(rip: number): Block {
+    const b = this.lookupBlock(rip);
+    if (b.cacheable) {
+      const h = rip & JC_MASK;
       this.jcTag[h] = rip;
-      this.jcBlock[h] = nb;
+      this.jcBlock[h] = b;
     }
-    return nb;
+    return b;
   }
 
   /** Linear address of the next instruction fetch (CS base + RIP). */
@@ -206,24 +224,27 @@ export class Cpu {
   private decodeBlock(la: number, pa: number, mode: 16 | 32 | 64): Block {
     const off = la & 0xfff;
     const inPage = PAGE_SIZE - off;
+    // A block holds at most MAX_BLOCK_INSNS instructions of at most 15 bytes.
+    const want = Math.min(inPage, MAX_BLOCK_BYTES);
     const buf = this.fetchBuf;
-    const phys = this.phys;
-    for (let k = 0; k < inPage; k++) buf[k] = phys.read8(pa + k);
-    // Up to 14 more bytes from the next page, if it can be fetched.
-    let avail = inPage;
-    let nextPa = -1;
-    try {
-      nextPa = this.mmu.translateFetch(la + inPage);
-    } catch (e) {
-      if (!(e instanceof CpuException)) throw e;
-    }
-    if (nextPa >= 0) {
-      for (let k = 0; k < MAX_INSN_LENGTH - 1; k++) buf[inPage + k] = phys.read8(nextPa + k);
-      avail += MAX_INSN_LENGTH - 1;
+    this.copyCode(buf, 0, pa, want);
+    let avail = want;
+    if (want === inPage) {
+      // The block may reach the page end: up to 14 more bytes from the next page, if it can be fetched.
+      let nextPa = -1;
+      try {
+        nextPa = this.mmu.translateFetch(la + inPage);
+      } catch (e) {
+        if (!(e instanceof CpuException)) throw e;
+      }
+      if (nextPa >= 0) {
+        this.copyCode(buf, inPage, nextPa, MAX_INSN_LENGTH - 1);
+        avail += MAX_INSN_LENGTH - 1;
+      }
     }
     const insns: Insn[] = [];
     let pos = 0;
-    while (insns.length < MAX_BLOCK_INSNS && pos < inPage) {
+    while (insns.length < MAX_BLOCK_INSNS && pos < want) {
       const i = this.decoder.decode({ bytes: buf, start: pos, avail: avail - pos }, mode);
       if (!i) {
         if (insns.length === 0) this.mmu.translateFetch(la + inPage); // raises the fetch fault
@@ -243,11 +264,27 @@ export class Cpu {
     return b;
   }
 
-  private logRefusal(reason: Refusal, i: Insn, bytes: string): void {
-    const key = `${reason}:${bytes}`;
+  /** Copies code bytes from physical memory: straight from the RAM page when there is one. */
+  private copyCode(buf: Uint8Array, at: number, pa: number, length: number): void {
+    const ppn = Math.floor(pa / PAGE_SIZE);
+    const page = this.phys.ramPage(ppn);
+    const po = pa - ppn * PAGE_SIZE;
+    if (page && po + length <= PAGE_SIZE) {
+      buf.set(new Uint8Array(page.buffer, po, length), at);
+      return;
+    }
+    for (let k = 0; k < length; k++) buf[at + k] = this.phys.read8(pa + k);
+  }
+
+  private logRefusal(reason: Refusal, i: Insn, bytes: Uint8Array): void {
+    if (this.refusedLogged.size >= MAX_REFUSALS_REMEMBERED) return;
+    const hexBytes = Array.from(bytes, (x) => x.toString(16).padStart(2, '0')).join(' ');
+    const key = `${reason}:${hexBytes}`;
     if (this.refusedLogged.has(key)) return;
     this.refusedLogged.add(key);
-    cpuLog.debug(`core ${this.id}: ${reason} encoding ${bytes} (${i.mnemonic}, mode ${i.mode}) raises ${reason === 'too-long' ? '#GP(0)' : '#UD'}`);
+    const what = reason === 'too-long' ? '#GP(0)' : '#UD';
+    cpuLog.debug(`core ${this.id}: ${reason} encoding ${hexBytes} (${i.mnemonic}, mode ${i.mode}) raises ${what}`);
+    if (this.refusedLogged.size === MAX_REFUSALS_REMEMBERED) cpuLog.debug(`core ${this.id}: further refused encodings are not logged`);
   }
 
   private internal(e: unknown, i: Insn | undefined): InternalError {

@@ -28,58 +28,54 @@ export type Refusal = 'undefined' | 'too-long' | 'lock' | 'vex';
 
 export class Decoder {
   /** Called once per refused encoding (the core logs each distinct one once). */
-  onRefuse?: (reason: Refusal, i: Insn, bytesHex: string) => void;
+  onRefuse?: (reason: Refusal, i: Insn, bytes: Uint8Array) => void;
 
   constructor(private readonly table: OpcodeTable) {}
 
   /**
    * Decodes one instruction for code size `mode` (16, 32, 64). Returns null
-   * when the instruction runs past the fetchable bytes (the caller raises the
-   * fetch fault or ends the block there).
+   * when the instruction runs past the fetchable bytes before its 15th byte
+   * (the caller raises the fetch fault or ends the block there).
    */
   decode(code: CodeBytes, mode: 16 | 32 | 64): Insn | null {
     const { bytes, start } = code;
     const end = start + code.avail;
-    const limit = Math.min(end, start + MAX_INSN_LENGTH);
+    const limit = start + MAX_INSN_LENGTH;
     let p = start;
     let opsize = false, adsize = false, lock = false, rep = 0, seg = -1;
     let rex = 0;
     let b = 0;
-    // Legacy prefixes in any order, then at most one REX that must come last (SDM Vol. 2A §2.2.1).
-    for (;;) {
-      if (p >= end) return null;
+    // Legacy prefixes in any order; a REX counts only when it comes right before the opcode, a
+    // REX followed by a legacy prefix is ignored (SDM Vol. 2A §2.2.1).
+    for (;; p++) {
+      if (p >= end) return this.short(code, mode);
       if (p >= limit) return this.refuse('too-long', code, MAX_INSN_LENGTH + 1, mode);
       b = bytes[p]!;
+      if (mode === 64 && (b & 0xf0) === 0x40) { rex = b; continue; }
       if (b === 0x66) opsize = true;
       else if (b === 0x67) adsize = true;
       else if (b === 0xf0) lock = true;
       else if (b === 0xf2 || b === 0xf3) rep = b;
-      else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) seg = (b >> 3) & 3;
-      else if (b === 0x64) seg = Seg.FS;
+      else if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e) {
+        // In 64-bit mode the ES/CS/SS/DS overrides are ignored (SDM Vol. 2A §2.1.1): one never
+        // displaces an FS or GS override, whatever the order. Their bases read as 0 anyway.
+        if (mode !== 64 || seg < Seg.FS) seg = (b >> 3) & 3;
+      } else if (b === 0x64) seg = Seg.FS;
       else if (b === 0x65) seg = Seg.GS;
-      else if (mode === 64 && (b & 0xf0) === 0x40) {
-        rex = b;
-        p++;
-        if (p >= end) return null;
-        const nb = bytes[p]!;
-        if (isLegacyPrefix(nb) || (nb & 0xf0) === 0x40) { rex = 0; continue; } // a REX not last is ignored
-        b = nb;
-        break;
-      } else break;
-      p++;
+      else break;
       rex = 0;
     }
     // Opcode and map.
     let map = 0;
     p++;
     if (b === 0x0f) {
-      if (p >= end) return null;
+      if (p >= end) return this.short(code, mode);
       if (p >= limit) return this.refuse('too-long', code, MAX_INSN_LENGTH + 1, mode);
       b = bytes[p++]!;
       map = 1;
       if (b === 0x38 || b === 0x3a) {
         map = b === 0x38 ? 2 : 3;
-        if (p >= end) return null;
+        if (p >= end) return this.short(code, mode);
         if (p >= limit) return this.refuse('too-long', code, MAX_INSN_LENGTH + 1, mode);
         b = bytes[p++]!;
       }
@@ -92,15 +88,13 @@ export class Decoder {
 
     let modrm = -1;
     if (slot.needsModrm) {
-      if (p >= end) return null;
+      if (p >= end) return this.short(code, mode);
       modrm = bytes[p++]!;
     }
     const mp = rep !== 0 ? rep : opsize ? 0x66 : -1;
+    const addrSize = mode === 64 ? (adsize ? 4 : 8) : (mode === 32) !== adsize ? 4 : 2;
     const def = pick(slot, modrm, mp, mode);
-    if (!def) {
-      // Still consume ModRM/SIB/displacement so the length is meaningful for the log.
-      return this.refuse('undefined', code, p - start, mode);
-    }
+    if (!def) return this.refuseForm(code, p, modrm, addrSize, rex, mode);
 
     const flags = def.flags;
     const i = new Insn(raiseUD, noEa);
@@ -126,7 +120,7 @@ export class Decoder {
       v = (d !== (opsize && def.prefix !== 0x66)) ? 4 : 2;
     }
     i.opSize = sizeFromLetter(def.sizeLetter, v, mode, rex);
-    i.addrSize = mode === 64 ? (adsize ? 4 : 8) : (mode === 32) !== adsize ? 4 : 2;
+    i.addrSize = addrSize;
 
     // Registers.
     const rexR = (rex & 4) << 1, rexX = (rex & 2) << 2, rexB = (rex & 1) << 3;
@@ -144,7 +138,7 @@ export class Decoder {
       } else {
         i.isMem = true;
         const r = this.decodeMemory(i, bytes, p, end, mod, rmField, rexX, rexB, seg, mode);
-        if (r < 0) return null;
+        if (r < 0) return this.short(code, mode);
         p = r;
       }
     }
@@ -153,7 +147,7 @@ export class Decoder {
     let first = true;
     for (const k of def.imms) {
       const n = immLength(k, i);
-      if (p + n > end) return null;
+      if (p + n > end) return this.short(code, mode);
       readImm(i, k, bytes, p, n, first);
       if (k === 'o') {
         // moffs (A0-A3): an absolute offset at the address size, in DS unless overridden.
@@ -183,16 +177,13 @@ export class Decoder {
     let base = -1, index = -1, scale = 1, disp = 0, ripRel = false;
     let defaultSeg: number = Seg.DS;
     if (i.addrSize === 2) {
-      // SDM Vol. 2A Table 2-1.
-      const bases = [3, 3, 5, 5, 6, 7, 5, 3];
-      const indexes = [6, 7, 6, 7, -1, -1, -1, -1];
       if (mod === 0 && rm === 6) {
         if (p + 2 > end) return -1;
         disp = bytes[p]! | (bytes[p + 1]! << 8);
         p += 2;
       } else {
-        base = bases[rm]!;
-        index = indexes[rm]!;
+        base = BASES16[rm]!;
+        index = INDEXES16[rm]!;
         if (rm === 2 || rm === 3 || rm === 6) defaultSeg = Seg.SS;
       }
       if (mod === 1) { if (p + 1 > end) return -1; disp = (bytes[p]! << 24) >> 24; p += 1; }
@@ -232,6 +223,34 @@ export class Decoder {
     return p;
   }
 
+  /**
+   * No row takes this ModRM/prefix form of a defined opcode: #UD. Its
+   * length still counts the SIB byte and displacement the ModRM byte asks
+   * for, and a length over 15 bytes is reported before an invalid opcode
+   * (SDM Vol. 3A Table 6-2, priority 7).
+   */
+  private refuseForm(code: CodeBytes, p: number, modrm: number, addrSize: number, rex: number, mode: 16 | 32 | 64): Insn | null {
+    let q = p;
+    if (modrm >= 0 && modrm >> 6 !== 3) {
+      const scratch = new Insn(raiseUD, noEa);
+      scratch.addrSize = addrSize;
+      q = this.decodeMemory(scratch, code.bytes, p, code.start + code.avail, modrm >> 6, modrm & 7,
+        (rex & 2) << 2, (rex & 1) << 3, -1, mode);
+      if (q < 0) return this.short(code, mode);
+    }
+    const len = q - code.start;
+    return this.refuse(len > MAX_INSN_LENGTH ? 'too-long' : 'undefined', code, len, mode);
+  }
+
+  /**
+   * The instruction needs bytes past the fetchable ones. If 15 bytes were
+   * fetchable it is too long whatever follows (#GP(0)); otherwise fetching
+   * the next byte faults, which the caller raises (null).
+   */
+  private short(code: CodeBytes, mode: 16 | 32 | 64): Insn | null {
+    return code.avail >= MAX_INSN_LENGTH ? this.refuse('too-long', code, MAX_INSN_LENGTH + 1, mode) : null;
+  }
+
   private refuse(reason: Refusal, code: CodeBytes, len: number, mode: 16 | 32 | 64, mnemonic = '(bad)'): Insn {
     const i = new Insn(reason === 'too-long' ? raiseGP0 : raiseUD, noEa);
     i.len = Math.min(Math.max(len, 1), MAX_INSN_LENGTH);
@@ -239,17 +258,15 @@ export class Decoder {
     i.mode = mode;
     i.endsBlock = true;
     if (this.onRefuse) {
-      const shown = code.bytes.subarray(code.start, code.start + Math.min(i.len, code.avail));
-      this.onRefuse(reason, i, Array.from(shown, (x) => x.toString(16).padStart(2, '0')).join(' '));
+      this.onRefuse(reason, i, code.bytes.subarray(code.start, code.start + Math.min(i.len, code.avail)));
     }
     return i;
   }
 }
 
-function isLegacyPrefix(b: number): boolean {
-  return b === 0x66 || b === 0x67 || b === 0xf0 || b === 0xf2 || b === 0xf3 ||
-    b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e || b === 0x64 || b === 0x65;
-}
+/** 16-bit ModRM.rm → base and index register (SDM Vol. 2A Table 2-1): BX+SI, BX+DI, BP+SI, BP+DI, SI, DI, BP, BX. */
+const BASES16 = [3, 3, 5, 5, 6, 7, 5, 3];
+const INDEXES16 = [6, 7, 6, 7, -1, -1, -1, -1];
 
 function setReg(i: Insn, reg: number, isByte: boolean, rex: number): void {
   if (isByte && !rex && reg >= 4 && reg < 8) { i.reg = reg - 4; i.regShift = 8; } else i.reg = reg;
@@ -265,7 +282,8 @@ function pick(slot: Slot, modrm: number, mp: number, mode: number): CompiledDef 
     if (d.flags.has('o64') && mode !== 64) continue;
     let score = 0;
     if (d.prefix !== 0) {
-      if (d.prefix === -1 ? mp === 0xf3 || mp === 0xf2 || mp === 0x66 : d.prefix !== mp) continue;
+      const ok = d.prefix === -1 ? mp === -1 : d.prefix === -2 ? mp !== 0xf3 && mp !== 0xf2 : d.prefix === mp;
+      if (!ok) continue;
       score += 4;
     }
     if (d.exactModrm >= 0) { if (d.exactModrm !== modrm) continue; score += 2; }

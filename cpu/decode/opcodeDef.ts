@@ -8,7 +8,8 @@
  *             the low three bits), "D8-DF /r" would be a range (not used).
  *   operands  comma-separated: E/G/M/R/Z/I/J/O/S/C/D/V/W/U/A tokens with a
  *             size letter (b w d q v y z p x), or fixed names (AL, rAX, DX).
- *   prefix    a mandatory prefix: 'NP' (none of 66/F2/F3), '66', 'F3', 'F2'.
+ *   prefix    a mandatory prefix: 'NP' (none of 66/F2/F3), '66', 'F3', 'F2',
+ *             or 'NP|66' (no F2/F3; 66 stays an operand-size prefix).
  *   flags     d64: operand size defaults to 64 in 64-bit mode; f64: forced 64;
  *             i64: invalid in 64-bit mode; o64: valid only in 64-bit mode;
  *             lock: LOCK allowed (with a memory destination);
@@ -23,7 +24,7 @@ export interface OpcodeDef {
   op: string;
   mnemonic: string;
   operands?: string;
-  prefix?: 'NP' | '66' | 'F3' | 'F2';
+  prefix?: 'NP' | '66' | 'F3' | 'F2' | 'NP|66';
   /** Operand-size letter when the operands don't say it (b w d q v y z). */
   size?: string;
   flags?: OpcodeFlag[];

@@ -19,7 +19,8 @@ export interface CompiledDef {
   readonly needsModrm: boolean;
   /** 1: memory form only, 2: register form only, 0: either. */
   readonly form: 0 | 1 | 2;
-  readonly prefix: 0 | 0x66 | 0xf3 | 0xf2 | -1; // -1: none required ('NP'); 0: don't care
+  /** 0: any; -1: none of 66/F2/F3 ('NP'); -2: neither F2 nor F3 ('NP|66'); else that prefix. */
+  readonly prefix: 0 | 0x66 | 0xf3 | 0xf2 | -1 | -2;
   /** Immediates in encoding order. */
   readonly imms: ImmKind[];
   /** The operand-size letter of the first sized operand. */
@@ -102,7 +103,7 @@ function compile(def: OpcodeDef): CompiledDef[] {
     if (letter === 'A') imms.push('p');
   }
   if (modIgnored) form = 0;
-  const prefix = def.prefix === 'NP' ? -1 : def.prefix === '66' ? 0x66 : def.prefix === 'F3' ? 0xf3 : def.prefix === 'F2' ? 0xf2 : 0;
+  const prefix = def.prefix === 'NP' ? -1 : def.prefix === 'NP|66' ? -2 : def.prefix === '66' ? 0x66 : def.prefix === 'F3' ? 0xf3 : def.prefix === 'F2' ? 0xf2 : 0;
   const base: Omit<CompiledDef, 'opcode'> = {
     def, map, digit, exactModrm, needsModrm: usesModrm, form, prefix, imms, sizeLetter,
     regInOpcode, regIsByte, rmIsByte, modIgnored, flags: new Set(def.flags ?? []),

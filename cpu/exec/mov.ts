@@ -64,21 +64,30 @@ function extend(signed: boolean, srcSize: number): ExecFn {
 const movzxB = extend(false, 1), movzxW = extend(false, 2);
 const movsxB = extend(true, 1), movsxW = extend(true, 2);
 
-/** MOVSXD r64, r/m32 (REX.W); without REX.W it moves 32 or 16 bits. */
+/** MOVSXD r64, r/m32 (REX.W); without REX.W it moves r/m32 or, with 66, r/m16 (SDM Vol. 2B MOVSX/MOVSXD). */
 const movsxd: ExecFn = (c, i) => {
   const la = addrOf(c, i);
-  const v = i.isMem ? c.mmu.read32(la) : c.r[i.rm << 1]!;
+  const v = i.isMem ? (i.opSize === 2 ? c.mmu.read16(la) : c.mmu.read32(la)) : c.r[i.rm << 1]!;
   if (i.opSize === 8) wr64(c, i.reg, v, v < 0 ? -1 : 0);
   else writeReg(c, i.reg, i.opSize, 0, v, 0);
 };
 
 /**
- * LEA: the offset only (no segment base, no canonical check), computed at
- * the address size, then truncated or zero-extended to the operand size.
+ * LEA: the offset only, computed at the address size and then truncated or
+ * zero-extended to the operand size. LEA accesses no memory, so it applies
+ * no segment base and no canonical check and never faults.
  */
 const lea: ExecFn = (c, i) => {
-  // EA functions of 16/32-bit address size add the segment base modulo 2^32; LEA removes it.
-  writeReg(c, i.reg, i.opSize, 0, (i.ea(c, i) - c.segBase[i.seg]!) | 0, 0);
+  const r = c.r;
+  let off: number;
+  if (i.base < 0 && i.index < 0 && i.mode === 64 && (i.modrm & 0xc7) === 0x05) {
+    off = c.rip + (i.dispLo | 0); // EIP-relative with a 67 prefix
+  } else {
+    off = i.dispLo;
+    if (i.base >= 0) off += r[i.base << 1]!;
+    if (i.index >= 0) off += Math.imul(r[i.index << 1]!, i.scale);
+  }
+  writeReg(c, i.reg, i.opSize, 0, i.addrSize === 2 ? off & 0xffff : off | 0, 0);
 };
 
 /** 64-bit address size: the sum is formed in 32-bit halves so it stays exact. */
@@ -198,8 +207,8 @@ export const MOV_OPCODES: OpcodeDef[] = [
   { op: '86 /r', mnemonic: 'xchg', operands: 'Eb,Gb', flags: ['lock'], exec: xchgEG },
   { op: '87 /r', mnemonic: 'xchg', operands: 'Ev,Gv', flags: ['lock'], exec: xchgEG },
   { op: '0F C8+r', mnemonic: 'bswap', operands: 'Zv', exec: bswap },
-  { op: '0F 38 F0 /r', mnemonic: 'movbe', operands: 'Gv,Mv', prefix: 'NP', exec: movbeLoad },
-  { op: '0F 38 F1 /r', mnemonic: 'movbe', operands: 'Mv,Gv', prefix: 'NP', exec: movbeStore },
+  { op: '0F 38 F0 /r', mnemonic: 'movbe', operands: 'Gv,Mv', prefix: 'NP|66', exec: movbeLoad },
+  { op: '0F 38 F1 /r', mnemonic: 'movbe', operands: 'Mv,Gv', prefix: 'NP|66', exec: movbeStore },
   { op: '98', mnemonic: 'cbw', size: 'v', exec: cbw },
   { op: '99', mnemonic: 'cwd', size: 'v', exec: cwd },
 ];

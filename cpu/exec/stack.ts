@@ -46,12 +46,35 @@ export function adjustRsp(c: Cpu, delta: number): void {
 
 /** Pushes `size` bytes (lo, hi halves); faults leave RSP unchanged. */
 export function push(c: Cpu, size: number, lo: number, hi: number): void {
+  if (size === 8 && c.stackSize === 8) {
+    // 64-bit mode's common case without the width dispatch.
+    const r = c.r, k = Reg.RSP << 1;
+    const sp = (r[k]! >>> 0) - 8;
+    const la = r[k + 1]! * TWO32 + sp;
+    if (la < -CANON || la >= CANON) fault(Vector.SS, 0);
+    c.mmu.write64(la, lo, hi);
+    r[k] = sp | 0;
+    if (sp < 0) r[k + 1] = (r[k + 1]! - 1) | 0;
+    return;
+  }
   writeMem(c, stackLinear(c, -size), size, lo, hi);
   adjustRsp(c, -size);
 }
 
 /** Pops `size` bytes: returns the low half, high half in c.opHi. */
 export function pop(c: Cpu, size: number): number {
+  if (size === 8 && c.stackSize === 8) {
+    const r = c.r, k = Reg.RSP << 1;
+    const spLo = r[k]! >>> 0;
+    const la = r[k + 1]! * TWO32 + spLo;
+    if (la < -CANON || la >= CANON) fault(Vector.SS, 0);
+    const v = c.mmu.read64(la);
+    c.opHi = c.mmu.hi;
+    const next = spLo + 8;
+    r[k] = next | 0;
+    if (next > 0xffffffff) r[k + 1] = (r[k + 1]! + 1) | 0;
+    return v;
+  }
   const v = readMem(c, stackLinear(c, 0), size);
   adjustRsp(c, size);
   return v;
