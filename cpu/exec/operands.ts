@@ -6,7 +6,7 @@
  * half, 8- and 16-bit writes leave the rest of the register alone.
  */
 import type { Cpu } from '../cpu.ts';
-import type { Insn } from '../decode/insn.ts';
+import type { ExecFn, Insn } from '../decode/insn.ts';
 
 export function rd8(c: Cpu, n: number, shift: number): number {
   return (c.r[n << 1]! >>> shift) & 0xff;
@@ -118,4 +118,9 @@ export function truncate(v: number, size: number): number {
 /** Sign-extends the low `size` bytes of v to int32. */
 export function signExtend(v: number, size: number): number {
   return size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v | 0;
+}
+
+/** An opcode row's `select` that records the family operation in i.sub and always picks `exec`. */
+export function selectWithSub(sub: number, exec: ExecFn): (i: Insn) => ExecFn {
+  return (i) => { i.sub = sub; return exec; };
 }
