@@ -1,4 +1,47 @@
+/**
+ * Software interrupts and the deliberately undefined opcodes: INT n, INT3,
+ * INTO, INT1 (ICEBP), UD0, UD1, UD2 (SDM Vol. 2A INT n/INTO/INT3/INT1,
+ * Vol. 2B UD). Each raises its architectural event; delivery through the
+ * IDT belongs to the run loop's event hook.
+ *
+ * INT n, INT3, INTO and INT1 are traps: the instruction completes, and the
+ * event's return address is the next instruction (softwareInterrupt). The
+ * UD forms fault with RIP at the instruction.
+ */
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
+import type { ExecFn } from '../decode/insn.ts';
+import { fault, softwareInterrupt, Vector } from '../exceptions.ts';
+import { IOPL, OF, VM } from '../flags.ts';
 
-// Filled in by the interrupt family work (issue 2).
-export const INTERRUPT_OPCODES: OpcodeDef[] = [];
+/**
+ * INT n in virtual-8086 mode with IOPL < 3 raises #GP(0) (SDM Vol. 2A INT n,
+ * "Operation"). With CR4.VME the TSS interrupt-redirection bitmap would
+ * decide first; the TSS is not modelled yet, so that case also raises #GP(0)
+ * until the system-architecture work adds it.
+ */
+const intN: ExecFn = (c, i) => {
+  if ((c.eflags & VM) !== 0 && (c.eflags & IOPL) !== IOPL) fault(Vector.GP, 0);
+  softwareInterrupt(i.imm & 0xff);
+};
+
+/** INT3, INTO and INT1 are not IOPL-sensitive in virtual-8086 mode (same page, "Operation"). */
+const int3: ExecFn = () => softwareInterrupt(Vector.BP);
+const int1: ExecFn = () => softwareInterrupt(Vector.DB);
+
+/** INTO traps only when OF = 1. */
+const into: ExecFn = (c) => {
+  if ((c.fAux & OF) !== 0) softwareInterrupt(Vector.OF);
+};
+
+const ud: ExecFn = () => fault(Vector.UD);
+
+export const INTERRUPT_OPCODES: OpcodeDef[] = [
+  { op: 'CD', mnemonic: 'int', operands: 'Ib', flags: ['branch'], exec: intN },
+  { op: 'CC', mnemonic: 'int3', flags: ['branch'], exec: int3 },
+  { op: 'CE', mnemonic: 'into', flags: ['i64', 'branch'], exec: into },
+  { op: 'F1', mnemonic: 'int1', flags: ['branch'], exec: int1 },
+  { op: '0F 0B', mnemonic: 'ud2', exec: ud },
+  // UD1 and UD0 take a ModRM (and its SIB/displacement) on Intel cores, which sets their length.
+  { op: '0F B9 /r', mnemonic: 'ud1', operands: 'Gd,Ed', exec: ud },
+  { op: '0F FF /r', mnemonic: 'ud0', operands: 'Gd,Ed', exec: ud },
+];

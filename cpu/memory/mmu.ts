@@ -156,6 +156,34 @@ export class Mmu implements PageViewCache {
     if ((last & ~0xfff) !== (la & ~0xfff)) this.translate(last, Access.Write);
   }
 
+  /**
+   * The RAM page holding `la`, translated for a Read or Write access (faulting
+   * as that access would), for a bulk access that stays inside the page (REP
+   * MOVS/STOS); undefined when the page is not RAM (MMIO, unbacked), where the
+   * caller must go access by access. For a write, code decoded from the page
+   * is invalidated first, exactly as on the write slow path, so the caller may
+   * then write the returned page directly. Page offsets equal `la & 0xfff`.
+   */
+  hostPage(la: number, access: Access.Read | Access.Write): DataView | undefined {
+    const write = access === Access.Write;
+    const tags = write ? this.wTag : this.rTag;
+    const views = write ? this.wView : this.rView;
+    const vpn = (la - (la & 0xfff)) / PAGE_SIZE;
+    const k = vpn & TLB_MASK;
+    if (tags[k] === vpn) return views[k]!;
+    const pa = this.translate(la, access);
+    const ppn = Math.floor(pa / PAGE_SIZE);
+    const page = this.phys.ramPage(ppn);
+    if (!page) return undefined;
+    if (write && this.phys.isCodePage(ppn)) {
+      this.owner.exitBlock = true;
+      this.phys.noteWrite(ppn);
+    } else {
+      this.fill(tags, views, la, page);
+    }
+    return page;
+  }
+
   /** Physical address of an instruction fetch at `la`. */
   translateFetch(la: number): number {
     return this.translate(la, Access.Fetch);
