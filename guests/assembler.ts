@@ -8,6 +8,10 @@
  * Keystone quirks worth knowing: it has no ENDBR64 or RDPID mnemonic (write
  * them as `.byte` lines), and it encodes `nop dword ptr [...]` wrongly as
  * 0F 18 (a prefetch hint); use `.byte 0x0f, 0x1f, ...` for multi-byte NOPs.
+ * In 64-bit code it turns an absolute memory operand into a RIP-relative
+ * one, and for `mov r64, [abs]` (REX.W 8B) it forgets to subtract RIP:
+ * address such operands through a base register. Plain `pushf`/`popf` in
+ * 64-bit code come out as the 16-bit forms (66 9C/9D): write `pushfq`/`popfq`.
  */
 import { Const, Keystone, loadKeystone } from 'keystone-wasm';
 

@@ -2,6 +2,7 @@
  * A bare core on flat memory for unit tests: load a program, set registers,
  * run until HLT/limit/exception, read registers back as BigInts.
  */
+import { BlockCache } from '../../cpu/blockCache.ts';
 import { Cpu, type StopReason } from '../../cpu/cpu.ts';
 import { enterFlatMode } from '../../cpu/flatMode.ts';
 import { readRflags, writeRflags } from '../../cpu/flags.ts';
@@ -26,7 +27,8 @@ export const STACK_TOP = 0x80000;
 
 export function makeCore(bits: 16 | 32 | 64 = 64, memBytes = 1 << 20): TestCore {
   const phys = new PhysicalMemory(memBytes);
-  const cpu = new Cpu({ phys });
+  // A small block cache: test programs are short, and a large LRU costs milliseconds to allocate.
+  const cpu = new Cpu({ phys, blocks: new BlockCache(phys, 256) });
   enterFlatMode(cpu, bits);
   cpu.rip = CODE_BASE;
   const t: TestCore = {
