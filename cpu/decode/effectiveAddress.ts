@@ -6,15 +6,12 @@
  * §3.3.7.1: #SS(0) for stack references, else #GP(0)).
  */
 import type { Cpu } from '../cpu.ts';
-import { fault, Vector } from '../exceptions.ts';
-import { Seg, TWO32 } from '../registers.ts';
+import { checkCanonical } from '../memory/canonical.ts';
+import { TWO32 } from '../registers.ts';
 import type { EaFn, Insn } from './insn.ts';
 
-const CANON_LIMIT = 0x800000000000; // 2^47
-
 function canonical(i: Insn, la: number): number {
-  if (la < -CANON_LIMIT || la >= CANON_LIMIT) fault(i.seg === Seg.SS ? Vector.SS : Vector.GP, 0);
-  return la;
+  return checkCanonical(la, i.seg);
 }
 
 /** Joins a 64-bit offset given as (hi, unsigned lo sum that may exceed 32 bits). */

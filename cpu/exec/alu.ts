@@ -6,7 +6,9 @@ import type { Cpu } from '../cpu.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
 import { auxFromCarries, CF, setLogic, setResult } from '../flags.ts';
-import { addrOf, readE, readERmw, readG, readReg, truncate, wr64, writeE, writeReg } from './operands.ts';
+import {
+  addrOf, pickWithSub, readE, readERmw, readG, readReg, selectWithSub, truncate, wr64, writeE, writeReg,
+} from './operands.ts';
 
 export const enum AluOp { Add = 0, Or = 1, Adc = 2, Sbb = 3, And = 4, Sub = 5, Xor = 6, Cmp = 7 }
 const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
@@ -157,10 +159,6 @@ const aluEI64reg: ExecFn = (c, i) => {
   if (i.sub !== AluOp.Cmp) { r[d] = lo; r[d + 1] = c.opHi; }
 };
 
-function withSub(sub: number, pick: (i: Insn) => ExecFn): (i: Insn) => ExecFn {
-  return (i) => { i.sub = sub; return pick(i); };
-}
-
 const selectEG = (i: Insn): ExecFn =>
   i.isMem ? aluEG : i.opSize === 4 ? aluEG32reg : i.opSize === 8 ? aluEG64reg : aluEG;
 const selectEI = (i: Insn): ExecFn =>
@@ -225,10 +223,8 @@ const incDecReg: ExecFn = (c, i) => {
   c.fAux = (c.fAux & ~CF) | cf;
 };
 
-const selectIncDec = (sub: AluOp.Add | AluOp.Sub, generic: ExecFn) => (i: Insn): ExecFn => {
-  i.sub = sub;
-  return !i.isMem && i.opSize >= 4 ? incDecReg : generic;
-};
+const selectIncDec = (sub: AluOp.Add | AluOp.Sub, generic: ExecFn) =>
+  pickWithSub(sub, (i) => (!i.isMem && i.opSize >= 4 ? incDecReg : generic));
 
 const negE: ExecFn = (c, i) => {
   const la = addrOf(c, i);
@@ -255,16 +251,16 @@ for (let op = 0; op < 8; op++) {
   const b = op * 8;
   const hex = (n: number) => n.toString(16).toUpperCase().padStart(2, '0');
   ALU_OPCODES.push(
-    { op: `${hex(b)} /r`, mnemonic: m, operands: 'Eb,Gb', flags: lock, select: withSub(op, () => aluEG) },
-    { op: `${hex(b + 1)} /r`, mnemonic: m, operands: 'Ev,Gv', flags: lock, select: withSub(op, selectEG) },
-    { op: `${hex(b + 2)} /r`, mnemonic: m, operands: 'Gb,Eb', select: withSub(op, () => aluGE) },
-    { op: `${hex(b + 3)} /r`, mnemonic: m, operands: 'Gv,Ev', select: withSub(op, () => aluGE) },
-    { op: `${hex(b + 4)}`, mnemonic: m, operands: 'AL,Ib', select: withSub(op, () => aluAI) },
-    { op: `${hex(b + 5)}`, mnemonic: m, operands: 'rAX,Iz', select: withSub(op, () => aluAI) },
-    { op: `80 /${op}`, mnemonic: m, operands: 'Eb,Ib', flags: lock, select: withSub(op, () => aluEI) },
-    { op: `81 /${op}`, mnemonic: m, operands: 'Ev,Iz', flags: lock, select: withSub(op, selectEI) },
-    { op: `82 /${op}`, mnemonic: m, operands: 'Eb,Ib', flags: [...lock, 'i64'], select: withSub(op, () => aluEI) },
-    { op: `83 /${op}`, mnemonic: m, operands: 'Ev,Ibs', flags: lock, select: withSub(op, selectEI) },
+    { op: `${hex(b)} /r`, mnemonic: m, operands: 'Eb,Gb', flags: lock, select: selectWithSub(op, aluEG) },
+    { op: `${hex(b + 1)} /r`, mnemonic: m, operands: 'Ev,Gv', flags: lock, select: pickWithSub(op, selectEG) },
+    { op: `${hex(b + 2)} /r`, mnemonic: m, operands: 'Gb,Eb', select: selectWithSub(op, aluGE) },
+    { op: `${hex(b + 3)} /r`, mnemonic: m, operands: 'Gv,Ev', select: selectWithSub(op, aluGE) },
+    { op: `${hex(b + 4)}`, mnemonic: m, operands: 'AL,Ib', select: selectWithSub(op, aluAI) },
+    { op: `${hex(b + 5)}`, mnemonic: m, operands: 'rAX,Iz', select: selectWithSub(op, aluAI) },
+    { op: `80 /${op}`, mnemonic: m, operands: 'Eb,Ib', flags: lock, select: selectWithSub(op, aluEI) },
+    { op: `81 /${op}`, mnemonic: m, operands: 'Ev,Iz', flags: lock, select: pickWithSub(op, selectEI) },
+    { op: `82 /${op}`, mnemonic: m, operands: 'Eb,Ib', flags: [...lock, 'i64'], select: selectWithSub(op, aluEI) },
+    { op: `83 /${op}`, mnemonic: m, operands: 'Ev,Ibs', flags: lock, select: pickWithSub(op, selectEI) },
   );
 }
 ALU_OPCODES.push(

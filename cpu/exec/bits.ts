@@ -16,9 +16,9 @@
 import type { Cpu } from '../cpu.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
-import { fault, Vector } from '../exceptions.ts';
 import { CF, testCondition } from '../flags.ts';
-import { Seg, TWO32 } from '../registers.ts';
+import { TWO32 } from '../registers.ts';
+import { checkCanonical } from '../memory/canonical.ts';
 import {
   addrOf, readE, readG, readMem, readMemRmw, readReg, selectWithSub, signExtend, writeE, writeG, writeMem, writeReg,
 } from './operands.ts';
@@ -26,7 +26,6 @@ import {
 /** The BT family in the order of 0F BA /4../7. */
 const enum BitOp { Bt = 0, Bts = 1, Btr = 2, Btc = 3 }
 
-const CANON = 0x800000000000;
 
 /**
  * Tests bit k (0..63) of (lo, hi) into CF and applies `op` to it. Returns
@@ -52,17 +51,12 @@ function bitUnitAddress(c: Cpu, i: Insn, la: number, lo: number, hi: number): nu
   // Byte displacement (offset SAR 3) rounded down to the unit size, as 64-bit halves.
   const dLo = (size === 8 ? (lo >>> 3) | (hi << 29) : lo >> 3) & -size;
   const dHi = size === 8 ? hi >> 3 : dLo >> 31;
-  if (i.addrSize === 8) return canonical(i, la + dHi * TWO32 + (dLo >>> 0));
+  if (i.addrSize === 8) return checkCanonical(la + dHi * TWO32 + (dLo >>> 0), i.seg);
   const base = c.segBase[i.seg]!;
   const off = i.addrSize === 4 ? (la - base + dLo) >>> 0 : (la - base + dLo) & 0xffff;
-  return i.mode === 64 ? canonical(i, base + off) : (base + off) >>> 0;
+  return i.mode === 64 ? checkCanonical(base + off, i.seg) : (base + off) >>> 0;
 }
 
-/** A 64-bit-mode address outside the canonical range faults as the EA functions do (SDM Vol. 1 §3.3.7.1). */
-function canonical(i: Insn, la: number): number {
-  if (la < -CANON || la >= CANON) fault(i.seg === Seg.SS ? Vector.SS : Vector.GP, 0);
-  return la;
-}
 
 /** BT/BTS/BTR/BTC with the bit offset (lo, hi); `fromReg` gives a memory operand the bit-string reach. */
 function bitTest(c: Cpu, i: Insn, lo: number, hi: number, fromReg: boolean): void {

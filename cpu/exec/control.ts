@@ -13,13 +13,12 @@ import { testCondition } from '../flags.ts';
 import { Reg, TWO32 } from '../registers.ts';
 import { addrOf, readE } from './operands.ts';
 import { adjustRsp, pop, push } from './stack.ts';
-
-const CANON = 0x800000000000;
+import { isCanonical } from '../memory/canonical.ts';
 
 /** Sets RIP to a branch target computed as a number, applying the operand-size rules. */
 export function branchTo(c: Cpu, target: number, opSize: number): void {
   if (opSize === 8) {
-    if (target < -CANON || target >= CANON) fault(Vector.GP, 0);
+    if (!isCanonical(target)) fault(Vector.GP, 0);
     c.rip = target;
   } else if (opSize === 4) {
     c.rip = target >>> 0;
@@ -58,7 +57,7 @@ function pushReturn(c: Cpu, size: number): void {
 const callRel: ExecFn = (c, i) => {
   const target = c.rip + i.imm;
   // The target is checked before anything is pushed.
-  if (i.opSize === 8 && (target < -CANON || target >= CANON)) fault(Vector.GP, 0);
+  if (i.opSize === 8 && !isCanonical(target)) fault(Vector.GP, 0);
   pushReturn(c, i.opSize);
   branchTo(c, target, i.opSize);
 };
@@ -66,7 +65,7 @@ const callRel: ExecFn = (c, i) => {
 const callE: ExecFn = (c, i) => {
   const lo = readE(c, i, addrOf(c, i));
   const target = absoluteTarget(lo, c.opHi, i.opSize);
-  if (i.opSize === 8 && (target < -CANON || target >= CANON)) fault(Vector.GP, 0);
+  if (i.opSize === 8 && !isCanonical(target)) fault(Vector.GP, 0);
   pushReturn(c, i.opSize);
   branchTo(c, target, i.opSize);
 };

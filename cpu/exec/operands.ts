@@ -120,7 +120,12 @@ export function signExtend(v: number, size: number): number {
   return size === 1 ? (v << 24) >> 24 : size === 2 ? (v << 16) >> 16 : v | 0;
 }
 
+/** An opcode row's `select` that records the family operation in i.sub, then picks the handler for the form. */
+export function pickWithSub(sub: number, pick: (i: Insn) => ExecFn): (i: Insn) => ExecFn {
+  return (i) => { i.sub = sub; return pick(i); };
+}
+
 /** An opcode row's `select` that records the family operation in i.sub and always picks `exec`. */
 export function selectWithSub(sub: number, exec: ExecFn): (i: Insn) => ExecFn {
-  return (i) => { i.sub = sub; return exec; };
+  return pickWithSub(sub, () => exec);
 }

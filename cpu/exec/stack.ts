@@ -11,17 +11,14 @@ import { fault, Vector } from '../exceptions.ts';
 import { AC, DF, ID, IF, IOPL, NT, OF, readRflags, RF, TF, VIF, VIP, VM, writeRflags, ARITH_FLAGS } from '../flags.ts';
 import { Reg, Seg, TWO32 } from '../registers.ts';
 import { addrOf, readE, readMem, readReg, wr16, writeE, writeMem, writeReg } from './operands.ts';
-
-const CANON = 0x800000000000;
+import { checkCanonical } from '../memory/canonical.ts';
 
 /** Linear address of the stack slot at RSP + delta (delta may be negative). */
 export function stackLinear(c: Cpu, delta: number): number {
   const lo = c.r[Reg.RSP << 1]!, hi = c.r[(Reg.RSP << 1) + 1]!;
   switch (c.stackSize) {
     case 8: {
-      const la = hi * TWO32 + (lo >>> 0) + delta;
-      if (la < -CANON || la >= CANON) fault(Vector.SS, 0);
-      return la;
+      return checkCanonical(hi * TWO32 + (lo >>> 0) + delta, Seg.SS);
     }
     case 4: return (c.segBase[Seg.SS]! + ((lo + delta) >>> 0)) >>> 0;
     default: return (c.segBase[Seg.SS]! + ((lo + delta) & 0xffff)) >>> 0;
@@ -51,7 +48,7 @@ export function push(c: Cpu, size: number, lo: number, hi: number): void {
     const r = c.r, k = Reg.RSP << 1;
     const sp = (r[k]! >>> 0) - 8;
     const la = r[k + 1]! * TWO32 + sp;
-    if (la < -CANON || la >= CANON) fault(Vector.SS, 0);
+    checkCanonical(la, Seg.SS);
     c.mmu.write64(la, lo, hi);
     r[k] = sp | 0;
     if (sp < 0) r[k + 1] = (r[k + 1]! - 1) | 0;
@@ -67,7 +64,7 @@ export function pop(c: Cpu, size: number): number {
     const r = c.r, k = Reg.RSP << 1;
     const spLo = r[k]! >>> 0;
     const la = r[k + 1]! * TWO32 + spLo;
-    if (la < -CANON || la >= CANON) fault(Vector.SS, 0);
+    checkCanonical(la, Seg.SS);
     const v = c.mmu.read64(la);
     c.opHi = c.mmu.hi;
     const next = spLo + 8;

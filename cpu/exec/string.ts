@@ -18,7 +18,6 @@
 import type { Cpu } from '../cpu.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
-import { fault, Vector } from '../exceptions.ts';
 import { DF } from '../flags.ts';
 import { Access } from '../memory/access.ts';
 import { PAGE_SIZE } from '../memory/physical.ts';
@@ -26,8 +25,7 @@ import { Reg, Seg, TWO32 } from '../registers.ts';
 import { alu, alu64, AluOp } from './alu.ts';
 import { checkIoPermission, portInDx } from './io.ts';
 import { readMem, readReg, writeMem, writeReg } from './operands.ts';
-
-const CANON = 0x800000000000; // 2^47
+import { checkCanonical } from '../memory/canonical.ts';
 
 // ---- addresses and registers at the address size ----------------------------
 
@@ -48,7 +46,7 @@ function linear(c: Cpu, i: Insn, seg: number, reg: number): number {
       break;
     default: la = c.r[k + 1]! * TWO32 + (c.r[k]! >>> 0) + base;
   }
-  if (la < -CANON || la >= CANON) fault(seg === Seg.SS ? Vector.SS : Vector.GP, 0);
+  checkCanonical(la, seg);
   return la;
 }
 

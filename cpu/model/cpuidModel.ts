@@ -83,10 +83,12 @@ export const CPUID_FEATURES = [
   { name: 'fcsFdsDeprecated', leaf: 7, reg: EBX, bit: 13, source: 'core', on: true },
   { name: 'rdseed', leaf: 7, reg: EBX, bit: 18, source: 'core', on: true },
   { name: 'smap', leaf: 7, reg: EBX, bit: 20, source: 'system', on: true },
+  { name: 'clflushopt', leaf: 7, reg: EBX, bit: 23, source: 'core', on: true },
   { name: 'rdpid', leaf: 7, reg: ECX, bit: 22, source: 'core', on: true },
   // Leaf 80000001H ECX/EDX.
   { name: 'lahfLm', leaf: 0x80000001, reg: ECX, bit: 0, source: 'core', on: true },
   { name: 'lzcnt', leaf: 0x80000001, reg: ECX, bit: 5, source: 'core', on: true },
+  { name: 'prefetchw', leaf: 0x80000001, reg: ECX, bit: 8, source: 'core', on: true },
   { name: 'syscall', leaf: 0x80000001, reg: EDX, bit: 11, source: 'system', on: true },
   { name: 'nx', leaf: 0x80000001, reg: EDX, bit: 20, source: 'system', on: true },
   { name: 'page1gb', leaf: 0x80000001, reg: EDX, bit: 26, source: 'system', on: true },

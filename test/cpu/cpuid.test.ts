@@ -104,11 +104,11 @@ describe('CPUID identity leaves (SDM Vol. 2A CPUID, leaves 00H, 01H, 80000000H-8
     expect(r.ecx).toBe(ecx);
   });
 
-  it('80000000H: highest extended leaf 80000008H; 80000001H: LAHF-LM, LZCNT, SYSCALL, NX, 1G pages, RDTSCP, LM', async () => {
+  it('80000000H: highest extended leaf 80000008H; 80000001H: LAHF-LM, LZCNT, PREFETCHW, SYSCALL, NX, 1G pages, RDTSCP, LM', async () => {
     expect((await cpuid(0x80000000)).eax).toBe(0x80000008);
     const r = await cpuid(0x80000001);
     expect(r.eax).toBe(0);
-    expect(r.ecx).toBe((1 << 0) | (1 << 5));
+    expect(r.ecx).toBe((1 << 0) | (1 << 5) | (1 << 8));
     expect(r.edx >>> 0).toBe(((1 << 11) | (1 << 20) | (1 << 26) | (1 << 27) | (1 << 29)) >>> 0);
   });
 
@@ -130,10 +130,10 @@ describe('CPUID identity leaves (SDM Vol. 2A CPUID, leaves 00H, 01H, 80000000H-8
 });
 
 describe('CPUID structured leaves (SDM Vol. 2A CPUID, leaves 07H, 0BH, 0DH, 1FH)', () => {
-  it('leaf 7 sub-leaf 0: EAX = 0 sub-leaves; EBX FDP_EXCPTN_ONLY SMEP INVPCID FCS/FDS-deprecated RDSEED SMAP; ECX RDPID; no BMI1', async () => {
+  it('leaf 7 sub-leaf 0: EAX = 0 sub-leaves; EBX FDP_EXCPTN_ONLY SMEP INVPCID FCS/FDS-deprecated RDSEED SMAP CLFLUSHOPT; ECX RDPID; no BMI1', async () => {
     const r = await cpuid(7, 0);
     expect(r.eax).toBe(0);
-    expect(r.ebx).toBe((1 << 6) | (1 << 7) | (1 << 10) | (1 << 13) | (1 << 18) | (1 << 20));
+    expect(r.ebx).toBe((1 << 6) | (1 << 7) | (1 << 10) | (1 << 13) | (1 << 18) | (1 << 20) | (1 << 23));
     expect(bit(r.ebx, 3)).toBe(0); // BMI1
     expect(r.ecx).toBe(1 << 22);
     expect(r.edx).toBe(0);
@@ -257,6 +257,8 @@ const PROBES: Partial<Record<FeatureName, string>> = {
   cx8: 'cmpxchg8b qword ptr [rsi]',
   cmov: 'cmovz eax, ebx',
   clfsh: 'clflush byte ptr [rsi]',
+  clflushopt: '.byte 0x66, 0x0f, 0xae, 0x3e', // CLFLUSHOPT [RSI]
+  prefetchw: 'prefetchw byte ptr [rsi]',
   fxsr: 'fxsave [rsi]\nfxrstor [rsi]',
   sse: 'movaps xmm0, xmm1\nmovups xmm2, [rsi]\nxorps xmm0, xmm2\nldmxcsr dword ptr [rsi + 512]\nstmxcsr dword ptr [rsi]',
   sse2: 'movdqa xmm3, [rsi]\npxor xmm3, xmm3\nmovq xmm4, rax\nmovd eax, xmm4\nmovntdq [rsi], xmm3',

@@ -7,49 +7,9 @@
  * MSB(result) XOR CF, right: XOR of the two top result bits), AF = 0.
  */
 import { describe, expect, it } from 'vitest';
-import { AF, ARITH_FLAGS, CF, OF, PF, SF, writeRflags, ZF } from '../../cpu/flags.ts';
-import { asm } from '../support/asm.ts';
-import { CODE_BASE, makeCore, type RegName, type TestCore } from '../support/machine.ts';
-
-type Inputs = Partial<Record<RegName, bigint>>;
-
-/** Assembles once; each call reruns the program on the same core with fresh registers and flags. */
-async function compile(src: string, bits: 16 | 32 | 64 = 64): Promise<(regs: Inputs, flags?: number, setup?: (t: TestCore) => void) => TestCore> {
-  const t = makeCore(bits);
-  t.phys.load(CODE_BASE, await asm(`${src}\nhlt`, bits, CODE_BASE));
-  return (regs, flags = 0, setup) => {
-    for (const [k, v] of Object.entries(regs)) t.setReg(k as RegName, v);
-    writeRflags(t.cpu, flags, ARITH_FLAGS);
-    t.cpu.rip = CODE_BASE;
-    t.cpu.halted = false;
-    setup?.(t);
-    t.run(100);
-    return t;
-  };
-}
-
-/** Deterministic 64-bit xorshift for operand values. */
-function rng(seed: bigint): () => bigint {
-  let s = seed;
-  return () => {
-    s ^= (s << 13n) & 0xffffffffffffffffn;
-    s ^= s >> 7n;
-    s ^= (s << 17n) & 0xffffffffffffffffn;
-    return s;
-  };
-}
-
-/** Records a mismatch as one readable line; each test asserts the list is empty at the end. */
-function check(bad: string[], ctx: string, got: (bigint | number)[], want: (bigint | number)[]): void {
-  const hex = (xs: (bigint | number)[]) => xs.map((x) => '0x' + x.toString(16)).join(' ');
-  if (got.some((g, k) => g !== want[k])) bad.push(`${ctx}: got ${hex(got)}, want ${hex(want)}`);
-}
-
-const parity = (x: bigint): number => {
-  let n = 0;
-  for (let b = x & 0xffn; b; b >>= 1n) n += Number(b & 1n);
-  return n & 1 ? 0 : PF;
-};
+import { AF, ARITH_FLAGS, CF, OF, PF, SF, ZF } from '../../cpu/flags.ts';
+import { compile } from '../support/machine.ts';
+import { check, parity, rng } from '../support/reference.ts';
 
 type Group2 = 'rol' | 'ror' | 'rcl' | 'rcr' | 'shl' | 'shr' | 'sar';
 const SHIFTS: Group2[] = ['shl', 'shr', 'sar'];
