@@ -15,6 +15,7 @@ import { cpuLog } from './log.ts';
 import { Mmu } from './memory/mmu.ts';
 import { PAGE_SIZE, type PhysicalMemory } from './memory/physical.ts';
 import { DEFAULT_CPU_MODEL, type CpuModel } from './model/cpuidModel.ts';
+import type { InterruptSource } from './interrupts/source.ts';
 import { PortBus } from './portIo.ts';
 import { REG64_NAMES, Seg, SEG_NAMES, toBigInt } from './registers.ts';
 
@@ -24,6 +25,9 @@ const MAX_BLOCK_INSNS = 64;
 const MAX_BLOCK_BYTES = MAX_BLOCK_INSNS * MAX_INSN_LENGTH;
 /** Distinct refused encodings remembered for log de-duplication (bounded: a guest controls them). */
 const MAX_REFUSALS_REMEMBERED = 256;
+
+/** Activity states, numbered as the VMCS guest activity-state field (SDM Vol. 3C §24.4.2). */
+export const enum Activity { Active = 0, Hlt = 1, Shutdown = 2, WaitForSipi = 3 }
 
 /** Why `run` returned. */
 export type StopReason =
@@ -102,9 +106,31 @@ export class Cpu {
   icount = 0;
   /** Instruction count at which the current run stops (string instructions honour it). */
   stopAt = 0;
-  halted = false;
-  /** STI / MOV SS shadow: interrupts are inhibited until the next instruction retires (SDM Vol. 3A §6.8.3). */
-  interruptShadow = false;
+  /** Activity state (SDM Vol. 3C §24.4.2): active, HLT, shutdown, wait-for-SIPI. */
+  activity: Activity = Activity.Active;
+  /**
+   * Blocking by STI / MOV SS (SDM Vol. 3A §6.8.3): interrupts and NMIs are
+   * not delivered while icount < inhibitUntil. STI at icount k sets k + 2,
+   * i.e. after the next instruction retires.
+   */
+  inhibitUntil = 0;
+  /**
+   * Something may need delivering (an interrupt, NMI, INIT, SIPI): the run
+   * loop calls serviceEvents before the next instruction. Whoever raises an
+   * event on this core sets it, and sets exitBlock when raising it from
+   * within an instruction.
+   */
+  eventsPending = false;
+  nmiPending = false;
+  initPending = false;
+  /** SIPI vector waiting to be taken in wait-for-SIPI, or -1. */
+  sipiVector = -1;
+  /** The core's interrupt controller (its local APIC), once the machine attaches one. */
+  interruptSource: InterruptSource | null = null;
+  /** Delivers pending events (cpu/system owns the real one); returns with them delivered or still blocked. */
+  serviceEvents: (c: Cpu) => void = (c) => { c.eventsPending = false; };
+  /** Machine time this core spent not executing (halted): clock = icount + idleTicks. */
+  idleTicks = 0;
   /** Set by an instruction that must end the current block (mode change, SMC, HLT...). */
   exitBlock = false;
   stopReason: StopReason | null = null;
@@ -145,6 +171,15 @@ export class Cpu {
     this.exitBlock = true;
   }
 
+  /** This core's clock in ticks of machine time (one per retired instruction, plus idle time). */
+  get clock(): number {
+    return this.icount + this.idleTicks;
+  }
+
+  get halted(): boolean {
+    return this.activity !== Activity.Active;
+  }
+
   /**
    * Runs until `maxInstructions` retire, the core halts, or something stops it.
    *
@@ -156,7 +191,11 @@ export class Cpu {
     this.stopReason = null;
     const stopAt = (this.stopAt = this.icount + maxInstructions);
     while (this.icount < stopAt) {
-      if (this.halted) return { kind: 'halt' };
+      if (this.eventsPending && this.icount >= this.inhibitUntil) {
+        this.serviceEvents(this);
+        if (this.stopReason) return this.stopReason;
+      }
+      if (this.activity !== Activity.Active) return { kind: 'halt' };
       let i: Insn | undefined;
       try {
         const rip = this.rip;
@@ -165,7 +204,8 @@ export class Cpu {
         if (b === undefined || this.jcTag[h] !== rip || !b.valid) b = this.fillJumpCache(rip);
         const insns = b.insns;
         let n = insns.length;
-        const left = stopAt - this.icount;
+        // Stop at the end of an STI/MOV SS shadow, so pending events are seen at the right instruction.
+        const left = (this.eventsPending && this.inhibitUntil > this.icount ? this.inhibitUntil : stopAt) - this.icount;
         if (n > left) n = left;
         for (let k = 0; k < n; k++) {
           i = insns[k]!;

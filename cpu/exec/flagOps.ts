@@ -27,7 +27,7 @@ const sti: ExecFn = (c) => {
   checkIopl(c);
   if (!(c.eflags & IF)) {
     c.eflags |= IF;
-    c.interruptShadow = true;
+    c.inhibitUntil = c.icount + 2; // this STI and the instruction after it
     c.exitBlock = true;
   }
 };

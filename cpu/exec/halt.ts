@@ -5,11 +5,12 @@
  */
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn } from '../decode/insn.ts';
+import { Activity } from '../cpu.ts';
 import { fault, Vector } from '../exceptions.ts';
 
 const hlt: ExecFn = (c) => {
   if (c.cpl !== 0) fault(Vector.GP, 0);
-  c.halted = true;
+  c.activity = Activity.Hlt;
   c.exitBlock = true;
 };
 

@@ -5,6 +5,7 @@
  * exception, no InternalError), and running the same bytes twice gives the
  * same final state.
  */
+import { Activity } from '../../cpu/cpu.ts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Cpu } from '../../cpu/cpu.ts';
@@ -78,7 +79,7 @@ function runStream(mode: Mode, code: Uint8Array, regs: bigint[]): FinalState {
     if (r.kind === 'halt' && halts < MAX_HALTS) {
       // RIP already points past HLT: wake the core and carry on.
       halts++;
-      t.cpu.halted = false;
+      t.cpu.activity = Activity.Active;
       continue;
     }
     stop = r.kind === 'stop' ? `stop:${r.why}` : r.kind;

@@ -2,6 +2,7 @@
  * A bare core on flat memory for unit tests: load a program, set registers,
  * run until HLT/limit/exception, read registers back as BigInts.
  */
+import { Activity } from '../../cpu/cpu.ts';
 import { BlockCache } from '../../cpu/blockCache.ts';
 import { Cpu, type StopReason } from '../../cpu/cpu.ts';
 import { enterFlatMode } from '../../cpu/flatMode.ts';
@@ -88,7 +89,7 @@ export async function compile(source: string, bits: 16 | 32 | 64 = 64): Promise<
     for (const [k, v] of Object.entries(regs)) t.setReg(k as RegName, v as bigint);
     writeRflags(t.cpu, flags, ARITH_FLAGS);
     t.cpu.rip = CODE_BASE;
-    t.cpu.halted = false;
+    t.cpu.activity = Activity.Active;
     setup?.(t);
     t.run(100);
     return t;

@@ -6,6 +6,7 @@
  * buffer at SCRATCH_BASE as on the host. The core runs until the HLT so that a REP
  * string instruction (one retired instruction per iteration) completes.
  */
+import { Activity } from '../../../cpu/cpu.ts';
 import { Vector } from '../../../cpu/exceptions.ts';
 import { ARITH_FLAGS, DF, readRflags, writeRflags } from '../../../cpu/flags.ts';
 import { hiOf, loOf, toBigInt } from '../../../cpu/registers.ts';
@@ -62,7 +63,7 @@ export class CoreOracle {
     }
     writeRflags(cpu, x.rflags, ARITH_FLAGS | DF);
     cpu.rip = CODE_AT;
-    cpu.halted = false;
+    cpu.activity = Activity.Active;
     if (x.scratch.length) phys.load(SCRATCH_BASE, x.scratch);
     const stop = cpu.run(MAX_STEPS);
     const event = stop.kind === 'exception' ? eventOf(stop.vector)
