@@ -17,6 +17,7 @@ import { PAGE_SIZE, type PhysicalMemory } from './memory/physical.ts';
 import { DEFAULT_CPU_MODEL, type CpuModel } from './model/cpuidModel.ts';
 import type { InterruptSource } from './interrupts/source.ts';
 import { PortBus } from './portIo.ts';
+import { TimerQueue } from './time/timerQueue.ts';
 import { REG64_NAMES, Seg, SEG_NAMES, toBigInt } from './registers.ts';
 
 const JC_BITS = 12;
@@ -131,6 +132,8 @@ export class Cpu {
   serviceEvents: (c: Cpu) => void = (c) => { c.eventsPending = false; };
   /** Machine time this core spent not executing (halted): clock = icount + idleTicks. */
   idleTicks = 0;
+  /** Timers due at this core's clock (its local APIC timer); the machine runs them and bounds runs by them. */
+  readonly timers = new TimerQueue();
   /** Set by an instruction that must end the current block (mode change, SMC, HLT...). */
   exitBlock = false;
   stopReason: StopReason | null = null;

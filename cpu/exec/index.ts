@@ -3,6 +3,8 @@
  * decoder's tables are compiled (DESIGN decision 4).
  */
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
+import { PAGING_OPCODES } from '../memory/pagingOpcodes.ts';
+import { SYSTEM_OPCODES } from '../system/opcodes.ts';
 import { ALU_OPCODES } from './alu.ts';
 import { ATOMIC_OPCODES } from './atomic.ts';
 import { BITS_OPCODES } from './bits.ts';
@@ -13,6 +15,7 @@ import { HALT_OPCODES } from './halt.ts';
 import { INTERRUPT_OPCODES } from './interrupt.ts';
 import { IO_OPCODES } from './io.ts';
 import { MOV_OPCODES } from './mov.ts';
+import { MSR_OPCODES } from './msr.ts';
 import { MULDIV_OPCODES } from './muldiv.ts';
 import { NOP_OPCODES } from './nop.ts';
 import { RANDOM_OPCODES } from './random.ts';
@@ -43,4 +46,7 @@ export const ALL_OPCODES: readonly OpcodeDef[] = [
   ...NOP_OPCODES,
   ...SSE_OPCODES,
   ...XSAVE_OPCODES,
+  ...SYSTEM_OPCODES,
+  ...PAGING_OPCODES,
+  ...MSR_OPCODES,
 ];

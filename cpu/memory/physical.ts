@@ -35,6 +35,11 @@ export class PhysicalMemory {
   /** Number of decoded blocks per page; non-zero pages are write-watched. */
   readonly codePages: Map<number, number> = new Map();
   private codeWriteListeners: CodeWriteListener[] = [];
+  /**
+   * The core whose access is being served: per-core MMIO (each core's local
+   * APIC page) dispatches on it. The machine sets it before running a core.
+   */
+  activeCore = 0;
   /** Translation caches holding host views of pages; told when a page changes kind. */
   private readonly caches: PageViewCache[] = [];
 
