@@ -3,15 +3,26 @@
  * time (SDM Vol. 2A §2.1.5, Tables 2-1 to 2-3; §2.2.1.6 RIP-relative).
  * Each returns the linear address: segment base + offset, wrapped to the
  * address size, and in 64-bit mode checked for canonical form (SDM Vol. 1
- * §3.3.7.1: #SS(0) for stack references, else #GP(0)).
+ * §3.3.7.1: #SS(0) for stack references, else #GP(0)). In 16- and 32-bit
+ * modes the offset is checked against the segment limit instead (SDM
+ * Vol. 3A §5.3), for the first byte of the operand: an access that
+ * straddles the limit is not caught, nor a write to a read-only segment.
  */
 import type { Cpu } from '../cpu.ts';
+import { fault, Vector } from '../exceptions.ts';
 import { checkCanonical } from '../memory/canonical.ts';
-import { TWO32 } from '../registers.ts';
+import { Seg, TWO32 } from '../registers.ts';
 import type { EaFn, Insn } from './insn.ts';
 
 function canonical(i: Insn, la: number): number {
   return checkCanonical(la, i.seg);
+}
+
+/** Base + offset after the limit check: #SS(0) through SS, else #GP(0) (also for a null segment). */
+function segmented(c: Cpu, i: Insn, off: number): number {
+  const s = i.seg;
+  if (off < c.sys.segLo[s]! || off > c.sys.segHi[s]!) fault(s === Seg.SS ? Vector.SS : Vector.GP, 0);
+  return (c.segBase[s]! + off) >>> 0;
 }
 
 /** Joins a 64-bit offset given as (hi, unsigned lo sum that may exceed 32 bits). */
@@ -47,7 +58,7 @@ const ea64Rip: EaFn = (c, i) => canonical(i, c.rip + (i.dispLo | 0) + c.segBase[
 
 /** In 64-bit mode a 32-bit offset is zero-extended before the segment base is added. */
 function finish32(c: Cpu, i: Insn, off: number): number {
-  return i.mode === 64 ? canonical(i, off + c.segBase[i.seg]!) : (c.segBase[i.seg]! + off) >>> 0;
+  return i.mode === 64 ? canonical(i, off + c.segBase[i.seg]!) : segmented(c, i, off);
 }
 
 const ea32Base: EaFn = (c, i) => finish32(c, i, (c.r[i.base << 1]! + i.dispLo) >>> 0);
@@ -60,10 +71,9 @@ const ea32Rip: EaFn = (c, i) => finish32(c, i, (c.rip + (i.dispLo | 0)) >>> 0);
 
 // ---- 16-bit address size ------------------------------------------------------
 
-const ea16Base: EaFn = (c, i) => (c.segBase[i.seg]! + ((c.r[i.base << 1]! + i.dispLo) & 0xffff)) >>> 0;
-const ea16BaseIndex: EaFn = (c, i) =>
-  (c.segBase[i.seg]! + ((c.r[i.base << 1]! + c.r[i.index << 1]! + i.dispLo) & 0xffff)) >>> 0;
-const ea16Disp: EaFn = (c, i) => (c.segBase[i.seg]! + (i.dispLo & 0xffff)) >>> 0;
+const ea16Base: EaFn = (c, i) => segmented(c, i, (c.r[i.base << 1]! + i.dispLo) & 0xffff);
+const ea16BaseIndex: EaFn = (c, i) => segmented(c, i, (c.r[i.base << 1]! + c.r[i.index << 1]! + i.dispLo) & 0xffff);
+const ea16Disp: EaFn = (c, i) => segmented(c, i, i.dispLo & 0xffff);
 
 export const EA = {
   ea64Base, ea64BaseIndex, ea64Index, ea64Disp, ea64Rip,

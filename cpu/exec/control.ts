@@ -3,28 +3,37 @@
  * (SDM Vol. 2). In 64-bit mode near branches are 64-bit whatever the prefix
  * (Intel ignores 66), and a non-canonical target raises #GP(0) at the
  * branch, before RIP changes. In other modes the target wraps to the
- * operand size. Far transfers change CS and belong to the system layer.
+ * operand size. Far transfers change CS and belong to the system layer
+ * (cpu/system/farJump.ts, farReturn.ts).
  */
 import type { Cpu } from '../cpu.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
 import { fault, Vector } from '../exceptions.ts';
 import { testCondition } from '../flags.ts';
-import { Reg, TWO32 } from '../registers.ts';
+import { Reg, Seg, TWO32 } from '../registers.ts';
 import { addrOf, readE } from './operands.ts';
 import { adjustRsp, pop, push } from './stack.ts';
 import { isCanonical } from '../memory/canonical.ts';
 
-/** Sets RIP to a branch target computed as a number, applying the operand-size rules. */
+/**
+ * Sets RIP to a branch target computed as a number, applying the
+ * operand-size rules; outside 64-bit mode the target must lie within the
+ * CS limit (#GP(0), SDM Vol. 2A JMP/CALL/Jcc "Operation").
+ */
 export function branchTo(c: Cpu, target: number, opSize: number): void {
+  c.rip = branchTarget(c, target, opSize);
+}
+
+/** The checked target branchTo would set, for CALL to check before it pushes. */
+function branchTarget(c: Cpu, target: number, opSize: number): number {
   if (opSize === 8) {
     if (!isCanonical(target)) fault(Vector.GP, 0);
-    c.rip = target;
-  } else if (opSize === 4) {
-    c.rip = target >>> 0;
-  } else {
-    c.rip = target & 0xffff;
+    return target;
   }
+  const t = opSize === 4 ? target >>> 0 : target & 0xffff;
+  if (t > c.segLimit[Seg.CS]!) fault(Vector.GP, 0);
+  return t;
 }
 
 /** Target of an absolute near branch given as 64-bit halves. */
@@ -55,19 +64,17 @@ function pushReturn(c: Cpu, size: number): void {
 }
 
 const callRel: ExecFn = (c, i) => {
-  const target = c.rip + i.imm;
   // The target is checked before anything is pushed.
-  if (i.opSize === 8 && !isCanonical(target)) fault(Vector.GP, 0);
+  const target = branchTarget(c, c.rip + i.imm, i.opSize);
   pushReturn(c, i.opSize);
-  branchTo(c, target, i.opSize);
+  c.rip = target;
 };
 
 const callE: ExecFn = (c, i) => {
   const lo = readE(c, i, addrOf(c, i));
-  const target = absoluteTarget(lo, c.opHi, i.opSize);
-  if (i.opSize === 8 && !isCanonical(target)) fault(Vector.GP, 0);
+  const target = branchTarget(c, absoluteTarget(lo, c.opHi, i.opSize), i.opSize);
   pushReturn(c, i.opSize);
-  branchTo(c, target, i.opSize);
+  c.rip = target;
 };
 
 function ret(c: Cpu, i: Insn, release: number): void {

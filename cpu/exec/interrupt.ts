@@ -8,29 +8,42 @@
  * event's return address is the next instruction (softwareInterrupt). The
  * UD forms fault with RIP at the instruction.
  */
+import type { Cpu } from '../cpu.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
-import type { ExecFn } from '../decode/insn.ts';
+import type { ExecFn, Insn } from '../decode/insn.ts';
 import { fault, softwareInterrupt, Vector } from '../exceptions.ts';
 import { IOPL, OF, VM } from '../flags.ts';
+import { SoftwareKind } from '../system/registers.ts';
+
+/**
+ * Records which software event is raised and where its instruction is, for
+ * delivery (INT1 skips the gate-DPL check, SDM Vol. 3A §6.12.1.1) and for a
+ * fault during delivery, which is reported at the instruction (doubleFault.ts).
+ */
+function raise(c: Cpu, i: Insn, vector: number, kind: SoftwareKind): never {
+  c.sys.softwareKind = kind;
+  c.sys.softwareRip = c.rip - i.len;
+  softwareInterrupt(vector);
+}
 
 /**
  * INT n in virtual-8086 mode with IOPL < 3 raises #GP(0) (SDM Vol. 2A INT n,
  * "Operation"). With CR4.VME the TSS interrupt-redirection bitmap would
- * decide first; the TSS is not modelled yet, so that case also raises #GP(0)
- * until the system-architecture work adds it.
+ * decide first; virtual-8086 mode is not modelled (CR4.VME is reserved in
+ * this model), so that case raises #GP(0) too.
  */
 const intN: ExecFn = (c, i) => {
   if ((c.eflags & VM) !== 0 && (c.eflags & IOPL) !== IOPL) fault(Vector.GP, 0);
-  softwareInterrupt(i.imm & 0xff);
+  raise(c, i, i.imm & 0xff, SoftwareKind.IntN);
 };
 
 /** INT3, INTO and INT1 are not IOPL-sensitive in virtual-8086 mode (same page, "Operation"). */
-const int3: ExecFn = () => softwareInterrupt(Vector.BP);
-const int1: ExecFn = () => softwareInterrupt(Vector.DB);
+const int3: ExecFn = (c, i) => raise(c, i, Vector.BP, SoftwareKind.Exception);
+const int1: ExecFn = (c, i) => raise(c, i, Vector.DB, SoftwareKind.Privileged);
 
 /** INTO traps only when OF = 1. */
-const into: ExecFn = (c) => {
-  if ((c.fAux & OF) !== 0) softwareInterrupt(Vector.OF);
+const into: ExecFn = (c, i) => {
+  if ((c.fAux & OF) !== 0) raise(c, i, Vector.OF, SoftwareKind.Exception);
 };
 
 const ud: ExecFn = () => fault(Vector.UD);

@@ -10,18 +10,19 @@ import { fault, Vector } from '../exceptions.ts';
 import { IOPL, VM } from '../flags.ts';
 import { Reg } from '../registers.ts';
 import { readReg, writeReg } from './operands.ts';
+import { ioBitmapAllows } from '../system/tss.ts';
 
 /**
- * Protected-mode I/O permission (SDM Vol. 1 "Protected-Mode I/O"):
+ * Protected-mode I/O permission (SDM Vol. 1 §19.5, "Protected-Mode I/O"):
  * with CR0.PE set, CPL <= IOPL (and not virtual-8086 mode) allows every
  * port; otherwise the I/O permission bitmap of the TSS decides for the
- * `size` bytes at `port`. The TSS is not modelled yet, so that case raises
- * #GP(0) as a bitmap with every bit set would; the bitmap lookup comes with
- * the system-architecture (task state) work. Real mode never checks.
+ * `size` bytes at `port` (cpu/system/tss.ts), #GP(0) when it denies.
+ * Real mode never checks.
  */
 export function checkIoPermission(c: Cpu, port: number, size: number): void {
   if ((c.cr0 & 1) === 0) return;
-  if (c.cpl > ((c.eflags & IOPL) >> 12) || (c.eflags & VM) !== 0) fault(Vector.GP, 0);
+  if (c.cpl <= ((c.eflags & IOPL) >> 12) && (c.eflags & VM) === 0) return;
+  if (!ioBitmapAllows(c, port, size)) fault(Vector.GP, 0);
 }
 
 /** The port in DX (always 16 bits, whatever the operand or address size). */

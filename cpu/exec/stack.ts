@@ -13,16 +13,26 @@ import { Reg, Seg, TWO32 } from '../registers.ts';
 import { addrOf, readE, readMem, readReg, wr16, writeE, writeMem, writeReg } from './operands.ts';
 import { checkCanonical } from '../memory/canonical.ts';
 
-/** Linear address of the stack slot at RSP + delta (delta may be negative). */
-export function stackLinear(c: Cpu, delta: number): number {
+/**
+ * Linear address of the `size`-byte stack slot at RSP + delta (delta may be
+ * negative). Outside 64-bit mode the slot must lie within the SS limit
+ * (SDM Vol. 3A §5.3: #SS(0)).
+ */
+export function stackLinear(c: Cpu, delta: number, size: number): number {
   const lo = c.r[Reg.RSP << 1]!, hi = c.r[(Reg.RSP << 1) + 1]!;
   switch (c.stackSize) {
     case 8: {
       return checkCanonical(hi * TWO32 + (lo >>> 0) + delta, Seg.SS);
     }
-    case 4: return (c.segBase[Seg.SS]! + ((lo + delta) >>> 0)) >>> 0;
-    default: return (c.segBase[Seg.SS]! + ((lo + delta) & 0xffff)) >>> 0;
+    case 4: return ssLinear(c, (lo + delta) >>> 0, size);
+    default: return ssLinear(c, (lo + delta) & 0xffff, size);
   }
+}
+
+/** SS base + offset for a `size`-byte access at a 16/32-bit stack offset, after the SS limit check. */
+export function ssLinear(c: Cpu, off: number, size: number): number {
+  if (off < c.sys.segLo[Seg.SS]! || off + size - 1 > c.sys.segHi[Seg.SS]!) fault(Vector.SS, 0);
+  return (c.segBase[Seg.SS]! + off) >>> 0;
 }
 
 /** Adds delta to RSP at the stack-pointer width. */
@@ -54,7 +64,7 @@ export function push(c: Cpu, size: number, lo: number, hi: number): void {
     if (sp < 0) r[k + 1] = (r[k + 1]! - 1) | 0;
     return;
   }
-  writeMem(c, stackLinear(c, -size), size, lo, hi);
+  writeMem(c, stackLinear(c, -size, size), size, lo, hi);
   adjustRsp(c, -size);
 }
 
@@ -72,7 +82,7 @@ export function pop(c: Cpu, size: number): number {
     if (next > 0xffffffff) r[k + 1] = (r[k + 1]! + 1) | 0;
     return v;
   }
-  const v = readMem(c, stackLinear(c, 0), size);
+  const v = readMem(c, stackLinear(c, 0, size), size);
   adjustRsp(c, size);
   return v;
 }
@@ -95,7 +105,7 @@ const pushE: ExecFn = (c, i) => {
 /** POP to memory computes the address after incrementing RSP (SDM Vol. 2B POP). */
 const popE: ExecFn = (c, i) => {
   const size = i.opSize;
-  const v = readMem(c, stackLinear(c, 0), size);
+  const v = readMem(c, stackLinear(c, 0, size), size);
   const hi = c.opHi;
   if (!i.isMem) {
     adjustRsp(c, size);
@@ -144,15 +154,15 @@ const pusha: ExecFn = (c, i) => {
   const sp = readReg(c, Reg.RSP, size, 0);
   const vals = [0, 1, 2, 3, 4, 5, 6, 7].map((n) => (n === Reg.RSP ? sp : readReg(c, n, size, 0)));
   // Check the whole area first so a fault leaves memory and ESP unchanged.
-  c.mmu.probeWrite(stackLinear(c, -8 * size), 8 * size);
+  c.mmu.probeWrite(stackLinear(c, -8 * size, 8 * size), 8 * size);
   for (const v of vals) push(c, size, v, 0);
 };
 
 const popa: ExecFn = (c, i) => {
   const size = i.opSize;
-  stackLinear(c, 8 * size - 1);
+  stackLinear(c, 0, 8 * size);
   const vals: number[] = [];
-  for (let n = 0; n < 8; n++) vals.push(readMem(c, stackLinear(c, n * size), size));
+  for (let n = 0; n < 8; n++) vals.push(readMem(c, stackLinear(c, n * size, size), size));
   adjustRsp(c, 8 * size);
   for (let n = 0; n < 8; n++) {
     const reg = 7 - n;
@@ -173,7 +183,7 @@ const enter: ExecFn = (c, i) => {
     for (let n = 1; n < level; n++) {
       // The enclosing frames' pointers, at [RBP - n*size] in the stack segment.
       const off = rbpHi * TWO32 + (rbp >>> 0) - n * size;
-      const la = c.stackSize === 8 ? off : (c.segBase[Seg.SS]! + (c.stackSize === 4 ? off >>> 0 : off & 0xffff)) >>> 0;
+      const la = c.stackSize === 8 ? checkCanonical(off, Seg.SS) : ssLinear(c, c.stackSize === 4 ? off >>> 0 : off & 0xffff, size);
       const v = readMem(c, la, size);
       push(c, size, v, c.opHi);
     }
