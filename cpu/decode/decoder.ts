@@ -302,6 +302,7 @@ function sizeFromLetter(letter: string, v: number, mode: number, rex: number): n
     case 'd': return 4;
     case 'q': return 8;
     case 'y': return mode === 64 && (rex & 8) ? 8 : 4;
+    case 'm': return mode === 64 ? 8 : 4;
     case 'z': return v === 2 ? 2 : 4;
     default: return v;
   }

@@ -25,7 +25,11 @@ export interface OpcodeDef {
   mnemonic: string;
   operands?: string;
   prefix?: 'NP' | '66' | 'F3' | 'F2' | 'NP|66';
-  /** Operand-size letter when the operands don't say it (b w d q v y z). */
+  /**
+   * Operand-size letter when the operands don't say it (b w d q v y z), or
+   * 'm' for the mode's width whatever the prefixes: 64 bits in 64-bit mode,
+   * else 32 (INVPCID's register operand, SDM Vol. 2A INVPCID).
+   */
   size?: string;
   flags?: OpcodeFlag[];
   /** The handler, when one function serves every form. */

@@ -7,8 +7,15 @@
  * path, which invalidates the code (DESIGN decision 6). An access that
  * crosses a page boundary is checked on both pages before any byte is
  * written, so a fault leaves memory untouched.
+ *
+ * With paging on, `translate` is the core's paging unit (pagingUnit.ts): it
+ * checks access rights and says through `canCache` whether the translation
+ * may be cached here, where the fast path re-checks nothing. The paging
+ * entry points (paging.ts) flush this cache whenever translations or the
+ * rights of the current CPL change.
  */
 import { Access } from './access.ts';
+import type { PagingUnit } from './pagingUnit.ts';
 import { PAGE_SIZE, type PageViewCache, type PhysicalMemory } from './physical.ts';
 
 const TLB_BITS = 8;
@@ -17,6 +24,9 @@ const TLB_MASK = TLB_SIZE - 1;
 
 /** Linear → physical translation for one access; throws CpuException on a fault. */
 export type Translate = (linear: number, access: Access) => number;
+
+/** Translation with paging off (SDM Vol. 3A §4.1.1: linear addresses are physical). */
+export const IDENTITY: Translate = (la) => la;
 
 export class Mmu implements PageViewCache {
   private readonly rTag = new Float64Array(TLB_SIZE).fill(NaN);
@@ -27,11 +37,17 @@ export class Mmu implements PageViewCache {
   hi = 0;
   /** The core using this MMU: a write to a page holding decoded code ends its current block. */
   owner: { exitBlock: boolean } = { exitBlock: false };
+  /** Set by each translation: whether its page may enter the host-view cache. */
+  canCache = true;
+  /** Like `translate`, but returns -1 instead of faulting, with no side effect of a fault (CR2, invalidations). */
+  probe: Translate = IDENTITY;
+  /** The core's paging unit, created by the first paging state change (paging.ts). */
+  paging: PagingUnit | undefined;
 
   constructor(
     readonly phys: PhysicalMemory,
-    /** Identity until paging is enabled; the system layer replaces it. */
-    public translate: Translate = (la) => la,
+    /** Identity until paging is enabled; paging.ts installs the paging unit's translation. */
+    public translate: Translate = IDENTITY,
   ) {
     phys.attachCache(this);
   }
@@ -151,9 +167,15 @@ export class Mmu implements PageViewCache {
 
   /** Checks that `size` bytes at `la` can be written, faulting as the write would. */
   probeWrite(la: number, size: number): void {
+    const off = la & 0xfff;
+    if (off + size <= PAGE_SIZE) {
+      const vpn = (la - off) / PAGE_SIZE;
+      if (this.wTag[vpn & TLB_MASK] === vpn) return; // cached for writing: the write is allowed
+      this.translate(la, Access.Write);
+      return;
+    }
     this.translate(la, Access.Write);
-    const last = la + size - 1;
-    if ((last & ~0xfff) !== (la & ~0xfff)) this.translate(last, Access.Write);
+    this.translate(la - off + PAGE_SIZE, Access.Write);
   }
 
   /**
@@ -189,6 +211,11 @@ export class Mmu implements PageViewCache {
     return this.translate(la, Access.Fetch);
   }
 
+  /** Physical address of a fetch at `la`, or -1 where the fetch would fault (nothing else happens then). */
+  probeFetch(la: number): number {
+    return this.probe(la, Access.Fetch);
+  }
+
   // ---- slow paths ----------------------------------------------------------
 
   private readSlow(la: number, size: number, access: Access): number {
@@ -204,13 +231,13 @@ export class Mmu implements PageViewCache {
       }
       return this.phys.readSized(pa, size);
     }
-    // Crosses a page: both pages are translated before anything is read.
+    // Crosses a page: both pages are translated before anything is read (a fault on the second reports its first byte).
     const pa0 = this.translate(la, access);
-    const pa1 = this.translate(la + size - 1, access);
+    const pa1 = this.translate(la - off + PAGE_SIZE, access);
     const first = PAGE_SIZE - off;
     let v = 0;
     for (let b = size - 1; b >= 0; b--) {
-      v = v * 256 + this.phys.read8(b < first ? pa0 + b : pa1 - (size - 1 - b));
+      v = v * 256 + this.phys.read8(b < first ? pa0 + b : pa1 + (b - first));
     }
     return size === 4 ? v | 0 : v;
   }
@@ -238,10 +265,10 @@ export class Mmu implements PageViewCache {
       return;
     }
     const pa0 = this.translate(la, Access.Write);
-    const pa1 = this.translate(la + size - 1, Access.Write);
+    const pa1 = this.translate(la - off + PAGE_SIZE, Access.Write);
     const first = PAGE_SIZE - off;
     for (let b = 0; b < size; b++) {
-      const pa = b < first ? pa0 + b : pa1 - (size - 1 - b);
+      const pa = b < first ? pa0 + b : pa1 + (b - first);
       const ppn = Math.floor(pa / PAGE_SIZE);
       if (this.phys.isCodePage(ppn)) this.owner.exitBlock = true;
       this.phys.write8(pa, (v >>> (8 * b)) & 0xff);
@@ -249,6 +276,7 @@ export class Mmu implements PageViewCache {
   }
 
   private fill(tag: Float64Array, views: (DataView | null)[], la: number, page: DataView): void {
+    if (!this.canCache) return;
     const vpn = (la - (la & 0xfff)) / PAGE_SIZE;
     const k = vpn & TLB_MASK;
     tag[k] = vpn;
