@@ -14,9 +14,11 @@
  *           (Intel 64 architecture includes them) and only saves, restores
  *           and copies this state;
  *   system  promised by the model, built in the system-architecture issue:
- *           PSE MSR PAE APIC SEP MTRR PGE PAT (leaf 1 EDX), PCID x2APIC
- *           (leaf 1 ECX), SMEP INVPCID SMAP (leaf 7 EBX), SYSCALL NX
- *           1-GByte pages (leaf 80000001H EDX);
+ *           PSE PAE SEP PGE (leaf 1 EDX), PCID (leaf 1 ECX), SMEP INVPCID
+ *           SMAP (leaf 7 EBX), SYSCALL NX 1-GByte pages (leaf 80000001H
+ *           EDX). MSR, APIC, MTRR, PAT, x2APIC, TSC-deadline and
+ *           TSC_ADJUST are 'core': RDMSR/WRMSR, the local APIC
+ *           (cpu/devices/apic/) and the platform MSRs (cpu/msr/platform.ts);
  *   vmx     built by the VMX work; off by default until VMX exists.
  * Every row can be switched off (or VMX on) per model, so that the absence
  * of a feature can be studied. Switches change what CPUID reports; which
@@ -54,15 +56,15 @@ export const CPUID_FEATURES = [
   { name: 'fpu', leaf: 1, reg: EDX, bit: 0, source: 'state', on: true },
   { name: 'pse', leaf: 1, reg: EDX, bit: 3, source: 'system', on: true },
   { name: 'tsc', leaf: 1, reg: EDX, bit: 4, source: 'core', on: true },
-  { name: 'msr', leaf: 1, reg: EDX, bit: 5, source: 'system', on: true },
+  { name: 'msr', leaf: 1, reg: EDX, bit: 5, source: 'core', on: true },
   { name: 'pae', leaf: 1, reg: EDX, bit: 6, source: 'system', on: true },
   { name: 'cx8', leaf: 1, reg: EDX, bit: 8, source: 'core', on: true },
-  { name: 'apic', leaf: 1, reg: EDX, bit: 9, source: 'system', on: true },
+  { name: 'apic', leaf: 1, reg: EDX, bit: 9, source: 'core', on: true },
   { name: 'sep', leaf: 1, reg: EDX, bit: 11, source: 'system', on: true },
-  { name: 'mtrr', leaf: 1, reg: EDX, bit: 12, source: 'system', on: true },
+  { name: 'mtrr', leaf: 1, reg: EDX, bit: 12, source: 'core', on: true },
   { name: 'pge', leaf: 1, reg: EDX, bit: 13, source: 'system', on: true },
   { name: 'cmov', leaf: 1, reg: EDX, bit: 15, source: 'core', on: true },
-  { name: 'pat', leaf: 1, reg: EDX, bit: 16, source: 'system', on: true },
+  { name: 'pat', leaf: 1, reg: EDX, bit: 16, source: 'core', on: true },
   { name: 'clfsh', leaf: 1, reg: EDX, bit: 19, source: 'core', on: true },
   { name: 'fxsr', leaf: 1, reg: EDX, bit: 24, source: 'core', on: true },
   { name: 'sse', leaf: 1, reg: EDX, bit: 25, source: 'state', on: true },
@@ -71,12 +73,14 @@ export const CPUID_FEATURES = [
   { name: 'vmx', leaf: 1, reg: ECX, bit: 5, source: 'vmx', on: false },
   { name: 'cx16', leaf: 1, reg: ECX, bit: 13, source: 'core', on: true },
   { name: 'pcid', leaf: 1, reg: ECX, bit: 17, source: 'system', on: true },
-  { name: 'x2apic', leaf: 1, reg: ECX, bit: 21, source: 'system', on: true },
+  { name: 'x2apic', leaf: 1, reg: ECX, bit: 21, source: 'core', on: true },
   { name: 'movbe', leaf: 1, reg: ECX, bit: 22, source: 'core', on: true },
   { name: 'popcnt', leaf: 1, reg: ECX, bit: 23, source: 'core', on: true },
+  { name: 'tscDeadline', leaf: 1, reg: ECX, bit: 24, source: 'core', on: true },
   { name: 'xsave', leaf: 1, reg: ECX, bit: 26, source: 'core', on: true },
   { name: 'rdrand', leaf: 1, reg: ECX, bit: 30, source: 'core', on: true },
   // Leaf 07H sub-leaf 0 EBX/ECX. BMI1 stays off: TZCNT alone is not BMI1 (ANDN, BEXTR, BLSI... too).
+  { name: 'tscAdjust', leaf: 7, reg: EBX, bit: 1, source: 'core', on: true },
   { name: 'fdpExcptnOnly', leaf: 7, reg: EBX, bit: 6, source: 'core', on: true },
   { name: 'smep', leaf: 7, reg: EBX, bit: 7, source: 'system', on: true },
   { name: 'invpcid', leaf: 7, reg: EBX, bit: 10, source: 'system', on: true },
