@@ -7,12 +7,22 @@ export class UsageError extends Error {}
 export interface OptionSpec {
   /** Number options are validated as non-negative integers. */
   kind: 'number' | 'string' | 'flag';
+  /** A string option that may be given several times: its value is the list of values, in order. */
+  repeatable?: boolean;
 }
 
-export function parseOptions(argv: string[], specs: Record<string, OptionSpec>): Map<string, string | number | true> {
-  const out = new Map<string, string | number | true>();
+/**
+ * Parses `argv` against `specs`. Arguments that do not start with '-' are
+ * collected in `positionals` when it is given, and are errors otherwise.
+ */
+export function parseOptions(argv: string[], specs: Record<string, OptionSpec>, positionals?: string[]): Map<string, string | number | true | string[]> {
+  const out = new Map<string, string | number | true | string[]>();
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]!;
+    if (positionals && !a.startsWith('-')) {
+      positionals.push(a);
+      continue;
+    }
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(0, eq) : a;
     const spec = specs[name];
@@ -29,6 +39,8 @@ export function parseOptions(argv: string[], specs: Record<string, OptionSpec>):
         throw new UsageError(`option '${name}' needs a non-negative integer, got '${value}'`);
       }
       out.set(name, Number(value));
+    } else if (spec.repeatable) {
+      out.set(name, [...((out.get(name) as string[] | undefined) ?? []), value]);
     } else {
       out.set(name, value);
     }

@@ -2,12 +2,14 @@
  * The `turtles` command line. Until the L1 hypervisor exists, its main job
  * is the most complete demo the project has: a program run on the bare core.
  */
+import { BOOT_USAGE, runBoot } from './boot.ts';
 import { runDemo } from './demo.ts';
 
 const USAGE = `usage: turtles <command> [options]
 
 commands:
   demo [--max-instructions N]   run the bare-core demo program (what \`npm start\` runs)
+${BOOT_USAGE}
   help                          show this text`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -15,6 +17,12 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'demo':
       return runDemo(rest);
+    case 'boot':
+      try {
+        return await runBoot(rest, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
+      } finally {
+        process.stdin.destroy(); // stop waiting for serial input, so the process can end
+      }
     case 'help':
     case '--help':
     case '-h':
