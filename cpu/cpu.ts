@@ -19,6 +19,7 @@ import type { InterruptSource } from './interrupts/source.ts';
 import { PortBus } from './portIo.ts';
 import { TimerQueue } from './time/timerQueue.ts';
 import { REG64_NAMES, Seg, SEG_NAMES, toBigInt } from './registers.ts';
+import { SystemRegisters } from './system/registers.ts';
 
 const JC_BITS = 12;
 const JC_MASK = (1 << JC_BITS) - 1;
@@ -87,6 +88,8 @@ export class Cpu {
   efer = 0;
   xcr0 = 1;
   cpl = 0;
+  /** GDTR, IDTR, LDTR, TR, descriptor-cache bases, DR0-7, SYSCALL/SYSENTER MSRs, NMI blocking (cpu/system/registers.ts). */
+  readonly sys = new SystemRegisters();
   /** XMM0-15 as four 32-bit lanes each. */
   readonly xmm = new Int32Array(64);
   mxcsr = 0x1f80;
@@ -151,6 +154,9 @@ export class Cpu {
   readonly decoder: Decoder;
   private readonly jcTag = new Float64Array(1 << JC_BITS).fill(NaN);
   private readonly jcBlock: (Block | undefined)[] = new Array<Block | undefined>(1 << JC_BITS);
+  /** Jump-cache entries are valid only in the epoch they were made in: a flush is one increment. */
+  private readonly jcEpochOf = new Int32Array(1 << JC_BITS).fill(-1);
+  private jcEpoch = 0;
   private readonly fetchBuf = new Uint8Array(PAGE_SIZE + MAX_INSN_LENGTH);
   private readonly refusedLogged = new Set<string>();
 
@@ -169,8 +175,7 @@ export class Cpu {
 
   /** Drops cached block lookups by RIP: after a mode, CS or translation change. */
   flushJumpCache(): void {
-    this.jcTag.fill(NaN);
-    this.jcBlock.fill(undefined);
+    this.jcEpoch = (this.jcEpoch + 1) | 0;
     this.exitBlock = true;
   }
 
@@ -192,8 +197,9 @@ export class Cpu {
    */
   run(maxInstructions: number): StopReason {
     this.stopReason = null;
-    const stopAt = (this.stopAt = this.icount + maxInstructions);
-    while (this.icount < stopAt) {
+    this.stopAt = this.icount + maxInstructions;
+    // Read live: a timer an instruction schedules to fall due sooner lowers stopAt (and ends the block).
+    while (this.icount < this.stopAt) {
       if (this.eventsPending && this.icount >= this.inhibitUntil) {
         this.serviceEvents(this);
         if (this.stopReason) return this.stopReason;
@@ -204,11 +210,11 @@ export class Cpu {
         const rip = this.rip;
         const h = rip & JC_MASK;
         let b = this.jcBlock[h];
-        if (b === undefined || this.jcTag[h] !== rip || !b.valid) b = this.fillJumpCache(rip);
+        if (b === undefined || this.jcTag[h] !== rip || this.jcEpochOf[h] !== this.jcEpoch || !b.valid) b = this.fillJumpCache(rip);
         const insns = b.insns;
         let n = insns.length;
         // Stop at the end of an STI/MOV SS shadow, so pending events are seen at the right instruction.
-        const left = (this.eventsPending && this.inhibitUntil > this.icount ? this.inhibitUntil : stopAt) - this.icount;
+        const left = (this.eventsPending && this.inhibitUntil > this.icount ? this.inhibitUntil : this.stopAt) - this.icount;
         if (n > left) n = left;
         for (let k = 0; k < n; k++) {
           i = insns[k]!;
@@ -246,6 +252,7 @@ export class Cpu {
       const h = rip & JC_MASK;
       this.jcTag[h] = rip;
       this.jcBlock[h] = b;
+      this.jcEpochOf[h] = this.jcEpoch;
     }
     return b;
   }
@@ -274,12 +281,8 @@ export class Cpu {
     let avail = want;
     if (want === inPage) {
       // The block may reach the page end: up to 14 more bytes from the next page, if it can be fetched.
-      let nextPa = -1;
-      try {
-        nextPa = this.mmu.translateFetch(la + inPage);
-      } catch (e) {
-        if (!(e instanceof CpuException)) throw e;
-      }
+      // Probed without side effects: a failed probe must not set CR2 or touch the TLB.
+      const nextPa = this.mmu.probeFetch(la + inPage);
       if (nextPa >= 0) {
         this.copyCode(buf, inPage, nextPa, MAX_INSN_LENGTH - 1);
         avail += MAX_INSN_LENGTH - 1;

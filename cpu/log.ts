@@ -2,6 +2,7 @@
  * Diagnostics (DESIGN decision 8): tslog, one sub-logger per layer, quiet by
  * default. Traces are data and never go through here.
  */
+import { format } from 'node:util';
 import { Logger } from 'tslog';
 
 export const LOG_LEVELS = ['silly', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
@@ -14,6 +15,13 @@ export const rootLog = new Logger<unknown>({
   type: 'pretty',
   minLevel: DEFAULT_LEVEL,
   hideLogPositionForProduction: true,
+  // Diagnostics go to stderr: stdout carries the machine's own output (serial console, reports).
+  overwrite: {
+    transportFormatted: (meta, args, errors) => {
+      const tail = errors.length ? `\n${errors.join('\n')}` : '';
+      process.stderr.write(`${meta}${format(...args)}${tail}\n`);
+    },
+  },
 });
 
 const layers: Logger<unknown>[] = [rootLog];

@@ -12,6 +12,8 @@
  * one, and for `mov r64, [abs]` (REX.W 8B) it forgets to subtract RIP:
  * address such operands through a base register. Plain `pushf`/`popf` in
  * 64-bit code come out as the 16-bit forms (66 9C/9D): write `pushfq`/`popfq`.
+ * A label difference inside a memory operand (`[a - b]`) is assembled as
+ * the absolute address of `a`; use a constant offset instead.
  */
 import { Const, Keystone, loadKeystone } from 'keystone-wasm';
 
