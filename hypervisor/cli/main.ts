@@ -1,6 +1,7 @@
 /**
  * The `turtles` command line. Until the L1 hypervisor exists, its main job
- * is the most complete demo the project has: a program run on the bare core.
+ * is the most complete demo the project has: its own test kernel booted on
+ * the machine; and `boot` runs any multiboot kernel as QEMU's -kernel does.
  */
 import { BOOT_USAGE, runBoot } from './boot.ts';
 import { runDemo } from './demo.ts';
@@ -8,7 +9,7 @@ import { runDemo } from './demo.ts';
 const USAGE = `usage: turtles <command> [options]
 
 commands:
-  demo [--max-instructions N]   run the bare-core demo program (what \`npm start\` runs)
+  demo [--cpus N]               boot the project's test kernel on N cores, default 4 (what \`npm start\` runs)
 ${BOOT_USAGE}
   help                          show this text`;
 

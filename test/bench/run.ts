@@ -7,6 +7,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BENCH_LOOPS, prepareLoop } from './loops.ts';
+import { smpSeconds } from './smp.ts';
 
 const RUNS = 5;
 
@@ -33,4 +34,13 @@ for (const loop of BENCH_LOOPS) {
     if (r > 0) rates.push(core.cpu.icount / dt / 1e6); // run 0 warms up the JIT
   }
   console.log(rates.length ? `${loop.name}: ${median(rates).toFixed(1)} MIPS${note}` : `${loop.name}: n/a${note}`);
+}
+
+if (!only.length || only.some((o) => 'smp'.includes(o.toLowerCase()))) {
+  const one: number[] = [], four: number[] = [];
+  for (let r = 0; r <= RUNS; r++) {
+    const a = await smpSeconds(1), b = await smpSeconds(4);
+    if (r > 0) { one.push(a); four.push(b); }
+  }
+  console.log(`SMP: 4 cores vs 1 on the same work: ${(median(four) / median(one)).toFixed(2)}x the time`);
 }
