@@ -16,6 +16,7 @@ import { Mmu } from './memory/mmu.ts';
 import { PAGE_SIZE, type PhysicalMemory } from './memory/physical.ts';
 import { DEFAULT_CPU_MODEL, type CpuModel } from './model/cpuidModel.ts';
 import type { InterruptSource } from './interrupts/source.ts';
+import type { VmxUnit } from './vmxPort.ts';
 import { PortBus } from './portIo.ts';
 import { TimerQueue } from './time/timerQueue.ts';
 import { REG64_NAMES, Seg, SEG_NAMES, toBigInt } from './registers.ts';
@@ -129,6 +130,8 @@ export class Cpu {
   initPending = false;
   /** SIPI vector waiting to be taken in wait-for-SIPI, or -1. */
   sipiVector = -1;
+  /** The core's VMX unit (vmx/ implements it); null: VMX instructions raise #UD. */
+  vmx: VmxUnit | null = null;
   /** The core's interrupt controller (its local APIC), once the machine attaches one. */
   interruptSource: InterruptSource | null = null;
   /** Delivers pending events (cpu/system owns the real one); returns with them delivered or still blocked. */

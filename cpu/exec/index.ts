@@ -24,6 +24,7 @@ import { SSE_OPCODES } from './sse.ts';
 import { STACK_OPCODES } from './stack.ts';
 import { STRING_OPCODES } from './string.ts';
 import { TIME_OPCODES } from './time.ts';
+import { VMX_OPCODES } from './vmx.ts';
 import { XSAVE_OPCODES } from './xsave.ts';
 
 export const ALL_OPCODES: readonly OpcodeDef[] = [
@@ -49,4 +50,5 @@ export const ALL_OPCODES: readonly OpcodeDef[] = [
   ...SYSTEM_OPCODES,
   ...PAGING_OPCODES,
   ...MSR_OPCODES,
+  ...VMX_OPCODES,
 ];

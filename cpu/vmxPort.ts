@@ -1,0 +1,24 @@
+/**
+ * Where VMX plugs into the core (DESIGN "Shape": cpu/ never imports vmx/).
+ * The core decodes the VMX instructions (cpu/exec/vmx.ts) and hands each to
+ * the core's VmxUnit, which vmx/ implements; a core without one raises #UD,
+ * as a processor without VMX does. The unit's operations are the same
+ * functions the TypeScript hypervisor calls (DESIGN decision 1).
+ */
+import type { Cpu } from './cpu.ts';
+import type { Insn } from './decode/insn.ts';
+
+export const enum VmxInstruction {
+  Vmxon, Vmxoff, Vmclear, Vmptrld, Vmptrst, Vmread, Vmwrite,
+  Vmlaunch, Vmresume, Vmcall, Invept, Invvpid, Vmfunc,
+}
+
+export interface VmxUnit {
+  /**
+   * Executes VMX instruction `op` in its decoded form `i` on core `c`:
+   * raises the SDM's exceptions by throwing, and reports VMsucceed /
+   * VMfailInvalid / VMfailValid(n) through RFLAGS and the VMCS as the
+   * instruction's pseudocode says.
+   */
+  execute(c: Cpu, i: Insn, op: VmxInstruction): void;
+}
