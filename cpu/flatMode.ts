@@ -4,9 +4,12 @@
  * segment bases 0 (real mode: selector 0), CPL 0, interrupts off. Loaders
  * of the project's own 64-bit test programs and the unit tests start here.
  *
- * 64-bit mode architecturally requires paging. Until the paging walker
- * exists the MMU's identity translation stands in for identity-mapped page
- * tables covering all of RAM, which is what the fixture would build.
+ * 64-bit mode architecturally requires paging. Here the MMU's identity
+ * translation stands in for identity-mapped page tables only until
+ * something tells the paging unit about a change (pagingStateChanged: a
+ * MOV CR0/CR4, an EFER write, a CPL change): from then on CR3 is walked for
+ * real, so a program that does such things must first get real tables
+ * (memory/identityMap.ts mapIdentity, as the loaders do).
  */
 import type { Cpu } from './cpu.ts';
 import { IF } from './flags.ts';

@@ -14,6 +14,8 @@ export const enum VmxInstruction {
 }
 
 export interface VmxUnit {
+  /** INIT is blocked in VMX root operation (SDM Vol. 3C §24.8); a pending INIT waits until this is false. */
+  readonly blocksInit: boolean;
   /**
    * Executes VMX instruction `op` in its decoded form `i` on core `c`:
    * raises the SDM's exceptions by throwing, and reports VMsucceed /

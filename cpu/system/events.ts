@@ -31,7 +31,7 @@ function interruptReady(c: Cpu): boolean {
  * do something now: what the machine asks before running it again.
  */
 export function canWake(c: Cpu): boolean {
-  if (c.initPending) return true;
+  if (c.initPending && !c.vmx?.blocksInit) return true;
   switch (c.activity) {
     case Activity.WaitForSipi: return c.sipiVector >= 0;
     case Activity.Shutdown: return false;
@@ -45,7 +45,8 @@ function wake(c: Cpu): void {
 
 export function serviceEvents(c: Cpu): void {
   c.eventsPending = false;
-  if (c.initPending) {
+  // INIT stays latched while VMX root operation blocks it (SDM Vol. 3C §24.8); VMXOFF re-checks.
+  if (c.initPending && !c.vmx?.blocksInit) {
     c.initPending = false;
     takeInit(c);
   }
