@@ -7,6 +7,7 @@
  */
 import type { Cpu } from './cpu.ts';
 import type { Insn } from './decode/insn.ts';
+import type { MsrDef } from './msr/msrDef.ts';
 
 export const enum VmxInstruction {
   Vmxon, Vmxoff, Vmclear, Vmptrld, Vmptrst, Vmread, Vmwrite,
@@ -14,6 +15,8 @@ export const enum VmxInstruction {
 }
 
 export interface VmxUnit {
+  /** MSRs the VMX unit adds to the machine's table (the IA32_VMX_* capability MSRs), by index. */
+  findMsr(index: number): MsrDef | undefined;
   /** INIT is blocked in VMX root operation (SDM Vol. 3C §24.8); a pending INIT waits until this is false. */
   readonly blocksInit: boolean;
   /**

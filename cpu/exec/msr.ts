@@ -17,7 +17,8 @@ import { wr32 } from './operands.ts';
 
 function msrInEcx(c: Cpu): MsrDef {
   if (c.cpl !== 0) fault(Vector.GP, 0);
-  return findMsr(c.r[Reg.RCX << 1]!) ?? fault(Vector.GP, 0);
+  const index = c.r[Reg.RCX << 1]!;
+  return findMsr(index) ?? c.vmx?.findMsr(index) ?? fault(Vector.GP, 0);
 }
 
 const rdmsr: ExecFn = (c) => {

@@ -13,7 +13,7 @@ describe('INIT blocking in VMX root operation (SDM Vol. 3C §24.8)', () => {
     const t = makeCore(64);
     t.phys.load(0x1000, await asm('l: inc rax\njmp l', 64, 0x1000));
     attachSystem(t.cpu);
-    const unit = { blocksInit: true, execute: () => {} };
+    const unit = { blocksInit: true, findMsr: () => undefined, execute: () => {} };
     t.cpu.vmx = unit;
     t.cpu.initPending = true;
     t.cpu.eventsPending = true;

@@ -15,6 +15,8 @@ import type { Insn } from '../../cpu/decode/insn.ts';
 import { fault, Vector } from '../../cpu/exceptions.ts';
 import { readE, readG, readMem, writeE, writeMem } from '../../cpu/exec/operands.ts';
 import { VmxInstruction, type VmxUnit } from '../../cpu/vmxPort.ts';
+import type { MsrDef } from '../../cpu/msr/msrDef.ts';
+import { capabilityMsrs } from './capabilityMsrs.ts';
 import { requireVmxRootCpl0 } from './checks.ts';
 import { vmSucceed } from './conventions.ts';
 import { readField, vmread, vmwrite } from './vmcsAccess.ts';
@@ -35,6 +37,13 @@ function pointerOperand(c: Cpu, i: Insn): number {
 }
 
 export class VmxCore extends VmxState implements VmxUnit {
+  private msrs: Map<number, MsrDef> | undefined;
+
+  findMsr(index: number): MsrDef | undefined {
+    this.msrs ??= new Map(capabilityMsrs(this.model).map((m) => [m.index, m]));
+    return this.msrs.get(index >>> 0);
+  }
+
   execute(c: Cpu, i: Insn, op: VmxInstruction): void {
     switch (op) {
       case VmxInstruction.Vmxon:
