@@ -53,12 +53,6 @@ export function writeRflags(c: Cpu, v: number, mask: number): void {
   c.eflags = (next & ~ARITH_FLAGS) | FIXED_ONE;
 }
 
-export function getCF(c: Cpu): number { return c.fAux & CF; }
-export function getZF(c: Cpu): boolean { return c.fZ === 0; }
-export function getSF(c: Cpu): boolean { return c.fS < 0; }
-export function getOF(c: Cpu): boolean { return (c.fAux & OF) !== 0; }
-export function getPF(c: Cpu): boolean { return PARITY[c.fP & 0xff] !== 0; }
-
 /**
  * Condition codes tttn (SDM Vol. 2 Appendix B.1.4.7): 0 O, 1 NO, 2 B, 3 AE,
  * 4 E, 5 NE, 6 BE, 7 A, 8 S, 9 NS, A P, B NP, C L, D GE, E LE, F G.
@@ -78,12 +72,6 @@ export function testCondition(c: Cpu, cc: number): boolean {
   return (cc & 1) === 0 ? r : !r;
 }
 
-/** Result flags of a logical operation: CF = OF = 0, AF cleared (undefined in the SDM). */
-export function setLogic(c: Cpu, size: number, lo: number, hi: number): void {
-  setResult(c, size, lo, hi);
-  c.fAux = 0;
-}
-
 /** ZF/SF/PF from a result of `size` bytes (lo, hi are its 32-bit halves). */
 export function setResult(c: Cpu, size: number, lo: number, hi: number): void {
   switch (size) {
@@ -95,13 +83,3 @@ export function setResult(c: Cpu, size: number, lo: number, hi: number): void {
   c.fP = lo;
 }
 
-/**
- * CF/AF/OF from a carry (or borrow) vector: bit i is the carry out of bit i.
- * `cvTop` is the vector of the 32-bit word holding the sign bit, `cvLow` the
- * vector of the low word (AF is the carry out of bit 3); `bits` the width of
- * the operand within cvTop's word.
- */
-export function auxFromCarries(cvTop: number, cvLow: number, bits: number): number {
-  const s = bits - 1;
-  return ((cvTop >>> s) & 1) | ((((cvTop ^ (cvTop << 1)) >>> s) & 1) << 11) | ((cvLow & 8) << 1);
-}

@@ -5,37 +5,48 @@
 import type { Cpu } from '../cpu.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
-import { auxFromCarries, CF, setLogic, setResult } from '../flags.ts';
+import { CF } from '../flags.ts';
 import {
-  addrOf, pickWithSub, readE, readERmw, readG, readReg, selectWithSub, truncate, wr64, writeE, writeReg,
+  addrOf, pickWithSub, readE, readERmw, readG, readReg, selectWithSub, wr64, writeE, writeReg,
 } from './operands.ts';
 
 export const enum AluOp { Add = 0, Or = 1, Adc = 2, Sbb = 3, And = 4, Sub = 5, Xor = 6, Cmp = 7 }
 const ALU_NAMES = ['add', 'or', 'adc', 'sbb', 'and', 'sub', 'xor', 'cmp'];
 
-/** a op b for 1-, 2- and 4-byte operands; sets flags, returns the truncated result. */
+/**
+ * a op b for 1-, 2- and 4-byte operands; sets flags, returns the truncated
+ * result. Written without helper calls, like alu64: the carry vector is
+ * shifted so the operand's top bit sits at bit 31, where CF is its top bit
+ * and OF the carry into it XOR the carry out (SDM Vol. 1 §3.4.3.1).
+ */
 export function alu(c: Cpu, op: number, a: number, b: number, size: number): number {
-  const bits = size * 8;
+  const shift = 32 - 8 * size;
+  const mask = size === 4 ? -1 : (1 << (8 * size)) - 1;
   let r: number;
   switch (op) {
-    case AluOp.Or: r = truncate(a | b, size); setLogic(c, size, r, 0); return r;
-    case AluOp.And: r = truncate(a & b, size); setLogic(c, size, r, 0); return r;
-    case AluOp.Xor: r = truncate(a ^ b, size); setLogic(c, size, r, 0); return r;
+    case AluOp.Or: r = (a | b) & mask; c.fAux = 0; break;
+    case AluOp.And: r = a & b & mask; c.fAux = 0; break;
+    case AluOp.Xor: r = (a ^ b) & mask; c.fAux = 0; break;
     case AluOp.Add: case AluOp.Adc: {
-      r = truncate(a + b + (op === AluOp.Adc ? c.fAux & CF : 0), size);
+      r = (a + b + (op === AluOp.Adc ? c.fAux & CF : 0)) & mask;
       const cv = (a & b) | ((a ^ b) & ~r);
-      c.fAux = auxFromCarries(cv, cv, bits);
-      setResult(c, size, r, 0);
-      return r;
+      const top = cv << shift;
+      c.fAux = (top >>> 31) | (((top ^ (top << 1)) >>> 31) << 11) | ((cv & 8) << 1);
+      break;
     }
     default: {
-      r = truncate(a - b - (op === AluOp.Sbb ? c.fAux & CF : 0), size);
+      r = (a - b - (op === AluOp.Sbb ? c.fAux & CF : 0)) & mask;
       const bv = (~a & b) | (~(a ^ b) & r);
-      c.fAux = auxFromCarries(bv, bv, bits);
-      setResult(c, size, r, 0);
-      return r;
+      const top = bv << shift;
+      c.fAux = (top >>> 31) | (((top ^ (top << 1)) >>> 31) << 11) | ((bv & 8) << 1);
+      break;
     }
   }
+  // ZF/SF/PF (flags.ts setResult): the result, its sign at bit 31, its low byte.
+  c.fZ = r;
+  c.fS = r << shift;
+  c.fP = r;
+  return r;
 }
 
 /**
