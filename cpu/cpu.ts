@@ -216,8 +216,10 @@ export class Cpu {
         if (b === undefined || this.jcTag[h] !== rip || this.jcEpochOf[h] !== this.jcEpoch || !b.valid) b = this.fillJumpCache(rip);
         const insns = b.insns;
         let n = insns.length;
-        // Stop at the end of an STI/MOV SS shadow, so pending events are seen at the right instruction.
-        const left = (this.eventsPending && this.inhibitUntil > this.icount ? this.inhibitUntil : this.stopAt) - this.icount;
+        // Stop at the end of an STI/MOV SS shadow, so pending events are seen at the right instruction,
+        // and never past the run's own end.
+        const end = this.eventsPending && this.inhibitUntil > this.icount ? Math.min(this.inhibitUntil, this.stopAt) : this.stopAt;
+        const left = end - this.icount;
         if (n > left) n = left;
         for (let k = 0; k < n; k++) {
           i = insns[k]!;

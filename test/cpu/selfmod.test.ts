@@ -43,3 +43,15 @@ describe('instruction budget', () => {
     expect(t.reg('rax')).toBe(6n);
   });
 });
+
+describe('instruction budget inside an STI shadow', () => {
+  it('run(1) retires one instruction even while an event waits for the shadow to end (SDM Vol. 3A §6.8.3)', async () => {
+    const t = await runAsm('sti\nnop\nnop\nnop', { max: 1 });
+    expect(t.cpu.icount).toBe(1); // the STI
+    t.cpu.eventsPending = true; // something pending: the loop now bounds blocks by the shadow's end
+    t.run(1);
+    expect(t.cpu.icount).toBe(2);
+    t.run(1);
+    expect(t.cpu.icount).toBe(3);
+  });
+});
