@@ -18,11 +18,18 @@ function canonical(i: Insn, la: number): number {
   return checkCanonical(la, i.seg);
 }
 
-/** Base + offset after the limit check: #SS(0) through SS, else #GP(0) (also for a null segment). */
+/**
+ * seg:off in 16- and 32-bit modes: base + offset after the limit check
+ * (SDM Vol. 3A §5.3): #SS(0) through SS, else #GP(0), also for a null
+ * segment. Shared by the EA functions and the string instructions.
+ */
+export function limitCheckedLinear(c: Cpu, seg: number, off: number): number {
+  if (off < c.sys.segLo[seg]! || off > c.sys.segHi[seg]!) fault(seg === Seg.SS ? Vector.SS : Vector.GP, 0);
+  return (c.segBase[seg]! + off) >>> 0;
+}
+
 function segmented(c: Cpu, i: Insn, off: number): number {
-  const s = i.seg;
-  if (off < c.sys.segLo[s]! || off > c.sys.segHi[s]!) fault(s === Seg.SS ? Vector.SS : Vector.GP, 0);
-  return (c.segBase[s]! + off) >>> 0;
+  return limitCheckedLinear(c, i.seg, off);
 }
 
 /** Joins a 64-bit offset given as (hi, unsigned lo sum that may exceed 32 bits). */

@@ -26,22 +26,24 @@ import { alu, alu64, AluOp } from './alu.ts';
 import { checkIoPermission, portInDx } from './io.ts';
 import { readMem, readReg, writeMem, writeReg } from './operands.ts';
 import { checkCanonical } from '../memory/canonical.ts';
+import { limitCheckedLinear } from '../decode/effectiveAddress.ts';
 
 // ---- addresses and registers at the address size ----------------------------
 
 /**
- * Linear address of seg:reg. 16- and 32-bit offsets wrap at their size; in
- * 64-bit mode the address must be canonical (SDM Vol. 1 §3.3.7.1: #SS(0)
- * for an SS reference, else #GP(0)).
+ * Linear address of seg:reg. 16- and 32-bit offsets wrap at their size and
+ * outside 64-bit mode are checked against the segment's limit (null
+ * segments included); in 64-bit mode the address must be canonical (SDM
+ * Vol. 1 §3.3.7.1: #SS(0) for an SS reference, else #GP(0)).
  */
 function linear(c: Cpu, i: Insn, seg: number, reg: number): number {
   const k = reg << 1;
   const base = c.segBase[seg]!;
   let la: number;
   switch (i.addrSize) {
-    case 2: return (base + (c.r[k]! & 0xffff)) >>> 0;
+    case 2: return limitCheckedLinear(c, seg, c.r[k]! & 0xffff);
     case 4:
-      if (i.mode !== 64) return (base + (c.r[k]! >>> 0)) >>> 0;
+      if (i.mode !== 64) return limitCheckedLinear(c, seg, c.r[k]! >>> 0);
       la = base + (c.r[k]! >>> 0);
       break;
     default: la = c.r[k + 1]! * TWO32 + (c.r[k]! >>> 0) + base;
