@@ -5,6 +5,7 @@
  * reasons are SDM Vol. 3C Appendix C, Table C-1 "Basic Exit Reasons".
  * Numbers 35, 38, 42 and 71 are not assigned there.
  */
+import { indexByNumber } from './numberedTable.ts';
 
 export const enum ExitReason {
   ExceptionOrNmi = 0,
@@ -184,14 +185,7 @@ export const EXIT_REASONS: readonly ExitReasonInfo[] = [
 ];
 
 /** Indexed by basic reason; undefined for unassigned numbers. */
-const byReason: readonly (ExitReasonInfo | undefined)[] = (() => {
-  const out: (ExitReasonInfo | undefined)[] = [];
-  for (const e of EXIT_REASONS) {
-    if (out[e.reason] !== undefined) throw new Error(`duplicate exit reason ${e.reason}`);
-    out[e.reason] = e;
-  }
-  return out;
-})();
+const byReason = indexByNumber(EXIT_REASONS, (e) => e.reason, 'exit reason');
 
 export function exitReasonInfo(basic: number): ExitReasonInfo | undefined {
   return byReason[basic];

@@ -4,6 +4,7 @@
  * VM-instruction error field of the current VMCS. Numbers 14, 21 and 27 are
  * reserved.
  */
+import { indexByNumber } from './numberedTable.ts';
 
 export const enum VmInstructionError {
   VmcallInVmxRoot = 1,
@@ -69,14 +70,7 @@ export const VM_INSTRUCTION_ERRORS: readonly VmInstructionErrorInfo[] = [
   { error: VmInstructionError.InvalidInveptInvvpidOperand, name: 'InvalidInveptInvvpidOperand', description: 'Invalid operand to INVEPT/INVVPID' },
 ];
 
-const byNumber: readonly (VmInstructionErrorInfo | undefined)[] = (() => {
-  const out: (VmInstructionErrorInfo | undefined)[] = [];
-  for (const e of VM_INSTRUCTION_ERRORS) {
-    if (out[e.error] !== undefined) throw new Error(`duplicate VM-instruction error ${e.error}`);
-    out[e.error] = e;
-  }
-  return out;
-})();
+const byNumber = indexByNumber(VM_INSTRUCTION_ERRORS, (e) => e.error, 'VM-instruction error');
 
 export function vmInstructionErrorInfo(error: number): VmInstructionErrorInfo | undefined {
   return byNumber[error];
