@@ -11,8 +11,9 @@
  *   allowed-1 (presets.ts) and there are no reserved-bit rules to apply;
  * - "load IA32_PKRS": no PKS.
  */
-import { CR0_CD, CR0_NW, EFER_LMA, EFER_LME, EFER_NXE, EFER_SCE } from '../../cpu/system/mode.ts';
-import { VMX_MSR, type Msr64 } from '../model/vmxModel.ts';
+import { CR0_CD, CR0_NW, EFER_LMA, EFER_LME } from '../../cpu/system/mode.ts';
+import { EFER_DEFINED, patHalfValid, withinFixed } from './registerRules.ts';
+import { VMX_MSR } from '../model/vmxModel.ts';
 import type { VmcsImage } from '../unit/vmcsRegion.ts';
 import { canonicalField, EXIT_LOAD_EFER, EXIT_LOAD_PAT, exitControl, hostAddressSpaceSize } from './hostCheckSupport.ts';
 import type { EntryCheck } from './checkResult.ts';
@@ -23,36 +24,9 @@ const SECTION = '§27.2.2 Checks on Host Control Registers, MSRs, and SSP';
 /** CR0.NW and CR0.CD are never checked: VM exit does not change them (§27.2.2 footnote; §28.5.1). */
 const CR0_UNCHECKED = CR0_NW | CR0_CD;
 
-/**
- * The IA32_EFER bits the CPU model defines (SCE, LME, LMA, NXE; SDM Vol. 3A
- * §2.2.1); every other bit is reserved. The checks see the VMX model only,
- * not the CPU model's feature list, so NXE counts as defined even on a CPU
- * model without NX.
- */
-const EFER_DEFINED = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
 
-/** The memory types a PAT entry may hold: 0 UC, 1 WC, 4 WT, 5 WP, 6 WB, 7 UC- (bit k set: type k valid). */
-const PAT_VALID_TYPES = 0b11110011;
 
-/**
- * "Not set any bit to a value not supported in VMX operation" (§24.8,
- * Appendix A.7/A.8): bits 1 in FIXED0 must be 1, bits 0 in FIXED1 must be
- * 0, except the bits of `unchecked`.
- */
-function withinFixed(v: VmcsImage, slot: number, fixed0: Msr64, fixed1: Msr64, unchecked: number): boolean {
-  const l = lo(v, slot), h = hi(v, slot);
-  const must1 = fixed0.lo & ~unchecked, may1 = fixed1.lo | unchecked;
-  return (l & must1) === must1 && (l & ~may1) === 0 && (h & fixed0.hi) === (fixed0.hi | 0) && (h & ~fixed1.hi) === 0;
-}
 
-/** Every byte of a PAT half is a valid memory type. */
-function patHalfValid(half: number): boolean {
-  for (let shift = 0; shift < 32; shift += 8) {
-    const type = (half >>> shift) & 0xff;
-    if (type > 7 || ((PAT_VALID_TYPES >> type) & 1) === 0) return false;
-  }
-  return true;
-}
 
 /** IA32_EFER bit `bit` of the host field equals the "host address-space size" VM-exit control. */
 function eferBitFollowsHostAddressSpaceSize(v: VmcsImage, bit: number): boolean {
@@ -62,11 +36,11 @@ function eferBitFollowsHostAddressSpaceSize(v: VmcsImage, bit: number): boolean 
 export const HOST_CONTROL_REGISTER_CHECKS: readonly EntryCheck[] = [
   {
     name: 'hostCr0Fixed', section: SECTION,
-    holds: (v, m) => withinFixed(v, SLOT.hostCr0, m.read(VMX_MSR.CR0_FIXED0)!, m.read(VMX_MSR.CR0_FIXED1)!, CR0_UNCHECKED),
+    holds: (v, m) => withinFixed(lo(v, SLOT.hostCr0), hi(v, SLOT.hostCr0), m.read(VMX_MSR.CR0_FIXED0)!, m.read(VMX_MSR.CR0_FIXED1)!, CR0_UNCHECKED),
   },
   {
     name: 'hostCr4Fixed', section: SECTION,
-    holds: (v, m) => withinFixed(v, SLOT.hostCr4, m.read(VMX_MSR.CR4_FIXED0)!, m.read(VMX_MSR.CR4_FIXED1)!, 0),
+    holds: (v, m) => withinFixed(lo(v, SLOT.hostCr4), hi(v, SLOT.hostCr4), m.read(VMX_MSR.CR4_FIXED0)!, m.read(VMX_MSR.CR4_FIXED1)!, 0),
   },
   {
     // "Bits 63:52 and bits in the range 51:32 beyond the processor's physical-address width must be 0."
