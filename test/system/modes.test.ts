@@ -11,6 +11,17 @@ import {
   setTables, systemCore,
 } from './support.ts';
 
+/** SDM Vol. 3A §10.8.5 steps before setting CR0.PG: CR4.PAE, CR3 = the identity tables, IA32_EFER.LME. */
+const PAE_CR3_LME = `mov eax, cr4
+      or eax, 0x20
+      mov cr4, eax
+      mov eax, ${PAGE_TABLES}
+      mov cr3, eax
+      mov ecx, 0xc0000080
+      rdmsr
+      or eax, 0x100
+      wrmsr`;
+
 const GP0 = { kind: 'exception', vector: Vector.GP, errorCode: 0 };
 
 function stepUntil(t: TestCore, done: () => boolean, max = 500): void {
@@ -39,15 +50,7 @@ describe('the round trip real → protected → IA-32e → compatibility → pro
       mov ss, ax
       mov esp, 0x80000
       mov ebx, 1
-      mov eax, cr4
-      or eax, 0x20
-      mov cr4, eax
-      mov eax, ${PAGE_TABLES}
-      mov cr3, eax
-      mov ecx, 0xc0000080
-      rdmsr
-      or eax, 0x100
-      wrmsr
+      ${PAE_CR3_LME}
       mov eax, cr0
       or eax, 0x80000000
       mov cr0, eax
@@ -163,15 +166,7 @@ describe('MOV to CR0 (SDM Vol. 2B MOV CR "Exceptions"; Vol. 3A §2.5, §10.8.5)'
     identityPaging(t);
     t.cpu.onException = (c, e) => { c.stopReason = { kind: 'exception', vector: e.vector, errorCode: e.errorCode, rip: c.rip }; };
     await load(t, `
-      mov eax, cr4
-      or eax, 0x20
-      mov cr4, eax
-      mov eax, ${PAGE_TABLES}
-      mov cr3, eax
-      mov ecx, 0xc0000080
-      rdmsr
-      or eax, 0x100
-      wrmsr
+      ${PAE_CR3_LME}
       ${farJmp32(0x38, 'l16')}
     .code16
     l16:
