@@ -119,6 +119,8 @@ export class Cpu {
    * i.e. after the next instruction retires.
    */
   inhibitUntil = 0;
+  /** The shadow in inhibitUntil is MOV SS / POP SS blocking rather than STI blocking (VMX interruptibility state bit 1 vs 0). */
+  inhibitByMovSs = false;
   /**
    * Something may need delivering (an interrupt, NMI, INIT, SIPI): the run
    * loop calls serviceEvents before the next instruction. Whoever raises an
@@ -132,6 +134,10 @@ export class Cpu {
   sipiVector = -1;
   /** The core's VMX unit (vmx/ implements it); null: VMX instructions raise #UD. */
   vmx: VmxUnit | null = null;
+  /** In VMX non-root operation (SDM Vol. 3C §24.3): intercepting instructions and events ask `vmx` first. */
+  nonRoot = false;
+  /** `vmx` has work at the next instruction boundary (VmxUnit.atBoundary): a native handler, a pending exit. */
+  vmxBoundary = false;
   /** The core's interrupt controller (its local APIC), once the machine attaches one. */
   interruptSource: InterruptSource | null = null;
   /** Delivers pending events (cpu/system owns the real one); returns with them delivered or still blocked. */
@@ -203,6 +209,12 @@ export class Cpu {
     this.stopAt = this.icount + maxInstructions;
     // Read live: a timer an instruction schedules to fall due sooner lowers stopAt (and ends the block).
     while (this.icount < this.stopAt) {
+      if (this.vmxBoundary) {
+        this.vmxBoundary = false;
+        this.vmx!.atBoundary(this);
+        if (this.stopReason) return this.stopReason;
+        continue;
+      }
       if (this.eventsPending && this.icount >= this.inhibitUntil) {
         this.serviceEvents(this);
         if (this.stopReason) return this.stopReason;

@@ -8,10 +8,32 @@
 import type { Cpu } from './cpu.ts';
 import type { Insn } from './decode/insn.ts';
 import type { MsrDef } from './msr/msrDef.ts';
+import type { EventKind } from './system/eventKind.ts';
 
 export const enum VmxInstruction {
   Vmxon, Vmxoff, Vmclear, Vmptrld, Vmptrst, Vmread, Vmwrite,
   Vmlaunch, Vmresume, Vmcall, Invept, Invvpid, Vmfunc,
+}
+
+/**
+ * Instructions that may cause a VM exit in VMX non-root operation (SDM
+ * Vol. 3C §26.1.2 unconditional, §26.1.3 conditional on controls). The
+ * instruction's exec calls VmxUnit.intercept with one of these after its
+ * own #UD and CPL checks that take priority over the exit (§26.1.1) and
+ * before it changes anything; the unit reads the operands it needs for the
+ * exit qualification from the decoded instruction.
+ */
+export const enum Intercept {
+  Cpuid, Getsec, Hlt, Invd, Invlpg, Invpcid, Rdpmc, Rdtsc, Rdtscp, Rsm,
+  /** MOV to CR0/CR3/CR4/CR8, MOV from CR3/CR8, CLTS, LMSW (access type in the qualification, §28.2.1 Table 28-3). */
+  MovToCr, MovFromCr, Clts, Lmsw,
+  MovDr,
+  /** IN, OUT, INS, OUTS (I/O bitmaps, §26.1.3). */
+  Io,
+  Rdmsr, Wrmsr, Monitor, Mwait, Pause,
+  /** LGDT, LIDT, SGDT, SIDT (exit 46) and LLDT, LTR, SLDT, STR (exit 47). */
+  DescriptorTable,
+  Wbinvd, Xsetbv, Rdrand, Rdseed,
 }
 
 export interface VmxUnit {
@@ -26,4 +48,28 @@ export interface VmxUnit {
    * instruction's pseudocode says.
    */
   execute(c: Cpu, i: Insn, op: VmxInstruction): void;
+  /**
+   * In VMX non-root operation (c.nonRoot): instruction `i`, whose RIP has
+   * been advanced past it, is `what`. Returns true when it caused a VM exit
+   * (the core now holds host state and the instruction must return at
+   * once), false when it runs normally.
+   */
+  intercept(c: Cpu, i: Insn, what: Intercept): boolean;
+  /**
+   * In VMX non-root operation: event `vector` of `kind` (errorCode < 0:
+   * none) is about to be delivered through the guest's IDT. `during` is the
+   * kind of the event whose delivery raised it (-1 for none; its vector and
+   * error code in duringVector/duringError), for IDT-vectoring information.
+   * Returns true when the event caused a VM exit instead.
+   */
+  eventExit(c: Cpu, vector: number, kind: EventKind, errorCode: number, during: number, duringVector: number, duringError: number): boolean;
+  /** In VMX non-root operation: a triple fault. Returns true when it caused a VM exit (it always does, §26.2). */
+  tripleFaultExit(c: Cpu): boolean;
+  /**
+   * Work due at an instruction boundary that the unit asked for by setting
+   * c.vmxBoundary: a native host handler to run (DESIGN decision 2), and
+   * the exits that happen between instructions (VMX-preemption timer,
+   * MTF, interrupt and NMI windows).
+   */
+  atBoundary(c: Cpu): void;
 }

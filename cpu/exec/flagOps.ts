@@ -28,6 +28,7 @@ const sti: ExecFn = (c) => {
   if (!(c.eflags & IF)) {
     c.eflags |= IF;
     c.inhibitUntil = c.icount + 2; // this STI and the instruction after it
+    c.inhibitByMovSs = false;
     c.exitBlock = true;
   }
 };

@@ -169,3 +169,34 @@ export function implicitSupervisor(c: Cpu, on: boolean): void {
 export function probeTranslation(c: Cpu, la: number, access: Access = Access.Read): number {
   return c.mmu.probe(la, access);
 }
+
+/**
+ * After a VMX transition replaced CR0, CR3, CR4 and EFER wholesale (SDM
+ * Vol. 3C §27.3.2.1 guest state, §28.5.1 host state): the paging unit takes
+ * them, and every TLB entry goes, global ones too. Without VPIDs, VM
+ * entries and VM exits invalidate all linear and combined mappings of VPID
+ * 0000H for all PCIDs (§29.4.3.3 "Guidelines for Use of the INVVPID
+ * Instruction"; §29.4.1 "VPID").
+ */
+export function reloadPagingState(c: Cpu): void {
+  const u = pagingUnit(c);
+  u.configure();
+  u.tlb.flushAll();
+  const off = u.mode === PagingMode.Off;
+  c.mmu.translate = off ? IDENTITY : u.translate;
+  c.mmu.probe = off ? IDENTITY : u.probe;
+  if (off) c.mmu.canCache = true;
+  c.mmu.flushAll();
+  c.flushJumpCache();
+}
+
+/**
+ * Loads the four PDPTEs for `cr3` into the walker as VM entry does under
+ * PAE paging without EPT (§27.3.1.6): false, with nothing changed, when a
+ * present one sets a reserved bit.
+ */
+export function loadPdptes(c: Cpu, cr3: number): boolean {
+  if (!readPdptes(pagingUnit(c).walk, cr3, c.model.physAddrBits, scratch)) return false;
+  pagingUnit(c).walk.pdpte.set(scratch);
+  return true;
+}

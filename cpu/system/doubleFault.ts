@@ -39,8 +39,13 @@ function nameOf(vector: number, kind: EventKind): string {
   return kind === EventKind.Hardware ? (VECTOR_NAMES[vector] ?? `vector ${vector}`) : `vector ${vector}`;
 }
 
-/** Shutdown after a triple fault: the core stops and the run reports the state and the vector chain. */
+/**
+ * Shutdown after a triple fault: the core stops and the run reports the
+ * state and the vector chain. In VMX non-root operation a triple fault is
+ * a VM exit instead (SDM Vol. 3C §26.2).
+ */
 function tripleFault(c: Cpu, chain: string[]): void {
+  if (c.nonRoot && c.vmx!.tripleFaultExit(c)) return;
   c.activity = Activity.Shutdown;
   const why = `triple fault (${chain.join(' → ')}) at rip=${hex(BigInt.asUintN(64, BigInt(c.rip)))}` +
     ` cr0=${hex(c.cr0, 8)} cr3=${hex(c.cr3)} cr4=${hex(c.cr4, 8)}`;

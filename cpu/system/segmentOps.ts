@@ -19,6 +19,7 @@ function load(c: Cpu, s: number, sel: number): void {
   loadSegment(c, s, sel);
   if (s === Seg.SS) {
     c.inhibitUntil = c.icount + 2;
+    c.inhibitByMovSs = true;
     c.exitBlock = true;
   }
 }

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Insn } from '../../cpu/decode/insn.ts';
 import { VmxInstruction } from '../../cpu/vmxPort.ts';
+import { stubVmxUnit } from '../support/stubVmxUnit.ts';
 import { runAsm } from '../support/machine.ts';
 
 const CASES: [string, VmxInstruction][] = [
@@ -30,7 +31,7 @@ describe('VMX instructions reach the core\'s VmxUnit (SDM Vol. 3C ch. 31)', () =
       const bare = await runAsm(source);
       expect(bare.stop).toMatchObject({ kind: 'exception', vector: 6, rip: 0x1000 });
       const seen: VmxInstruction[] = [];
-      const t = await runAsm(source, { setup: (t) => { t.cpu.vmx = { blocksInit: false, findMsr: () => undefined, execute: (_c, _i, o) => { seen.push(o); } }; } });
+      const t = await runAsm(source, { setup: (t) => { t.cpu.vmx = stubVmxUnit({ execute: (_c, _i, o) => { seen.push(o); } }); } });
       expect(t.stop.kind).toBe('halt');
       expect(seen).toEqual([op]);
     });
@@ -38,7 +39,7 @@ describe('VMX instructions reach the core\'s VmxUnit (SDM Vol. 3C ch. 31)', () =
 
   it('VMREAD/VMWRITE operands are 64-bit in 64-bit mode without REX.W and 32-bit in 32-bit mode', async () => {
     const sizes: number[] = [];
-    const record = (t: { cpu: { vmx: unknown } }) => { t.cpu.vmx = { blocksInit: false, findMsr: () => undefined, execute: (_c: unknown, i: Insn) => { sizes.push(i.opSize); } }; };
+    const record = (t: { cpu: { vmx: unknown } }) => { t.cpu.vmx = stubVmxUnit({ execute: (_c: unknown, i: Insn) => { sizes.push(i.opSize); } }); };
     await runAsm('vmread rbx, rcx\nvmwrite rcx, qword ptr [rsi]', { regs: { rsi: 0x3000n }, setup: record });
     await runAsm('vmread ebx, ecx', { bits: 32, setup: record });
     expect(sizes).toEqual([8, 8, 4]);
@@ -47,7 +48,7 @@ describe('VMX instructions reach the core\'s VmxUnit (SDM Vol. 3C ch. 31)', () =
   it('the memory forms of 0F C7 /6 and /7 stay apart from RDRAND/RDSEED (register forms)', async () => {
     const seen: VmxInstruction[] = [];
     const t = await runAsm('rdrand eax\nvmptrld [rax]\nrdseed ebx\nvmptrst [rbx]', {
-      setup: (t) => { t.cpu.vmx = { blocksInit: false, findMsr: () => undefined, execute: (_c, _i, o) => { seen.push(o); } }; },
+      setup: (t) => { t.cpu.vmx = stubVmxUnit({ execute: (_c, _i, o) => { seen.push(o); } }); },
     });
     expect(t.stop.kind).toBe('halt');
     expect(seen).toEqual([VmxInstruction.Vmptrld, VmxInstruction.Vmptrst]);

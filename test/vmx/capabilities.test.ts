@@ -119,11 +119,15 @@ describe('control MSRs: default1 class (SDM Vol. 3C Appendix A.2)', () => {
   });
 });
 
-describe('DEFAULT_VMX_MODEL: nothing built, nothing advertised (issue 4)', () => {
-  it('allowed-1 settings are exactly the default1 bits', () => {
-    for (const index of [VMX_MSR.PINBASED_CTLS, VMX_MSR.PROCBASED_CTLS, VMX_MSR.EXIT_CTLS, VMX_MSR.ENTRY_CTLS]) {
-      expect(hi(value(dflt, index))).toBe(lo(value(dflt, index)));
-    }
+describe('DEFAULT_VMX_MODEL: what is built, nothing more (issue 4)', () => {
+  it('allowed-1 settings are the default1 bits plus the built controls', () => {
+    expect(value(dflt, VMX_MSR.PINBASED_CTLS)).toBe((PIN_DEFAULT1 << 32n) | PIN_DEFAULT1);
+    // HLT exiting (bit 7).
+    expect(value(dflt, VMX_MSR.PROCBASED_CTLS)).toBe(((PROC_DEFAULT1 | B(7)) << 32n) | PROC_DEFAULT1);
+    // Host address-space size (9), save/load IA32_PAT (18, 19), save/load IA32_EFER (20, 21).
+    expect(value(dflt, VMX_MSR.EXIT_CTLS)).toBe(((EXIT_DEFAULT1 | B(9, 18, 19, 20, 21)) << 32n) | EXIT_DEFAULT1);
+    // IA-32e mode guest (9), load IA32_PAT (14), load IA32_EFER (15).
+    expect(value(dflt, VMX_MSR.ENTRY_CTLS)).toBe(((ENTRY_DEFAULT1 | B(9, 14, 15)) << 32n) | ENTRY_DEFAULT1);
   });
   it('PROCBASED_CTLS2, EPT_VPID_CAP, the TRUE MSRs and VMFUNC do not exist (A.3.3, A.10, A.1, A.11)', () => {
     for (const index of [0x48b, 0x48c, 0x48d, 0x48e, 0x48f, 0x490, 0x491]) expect(dflt.read(index)).toBeUndefined();
@@ -175,7 +179,7 @@ describe('TRUE control MSRs (SDM Vol. 3C Appendix A.3.1, A.3.2, A.4.1, A.5)', ()
   });
   it('allowedSettings follows the TRUE MSRs when they exist, the non-TRUE ones otherwise', () => {
     expect(full.allowedSettings('proc')).toEqual({ mustBe1: 0x04006172, mayBe1: 0xfff9fffe });
-    expect(dflt.allowedSettings('proc')).toEqual({ mustBe1: 0x0401e172, mayBe1: 0x0401e172 });
+    expect(dflt.allowedSettings('proc')).toEqual({ mustBe1: 0x0401e172, mayBe1: 0x0401e1f2 });
     expect(full.allowedSettings('proc2').mustBe1).toBe(0);
   });
   it('trueAllowed0 without true controls is refused', () => {
@@ -292,7 +296,8 @@ describe('supports()', () => {
   it('reports the allowed-1 settings, default1 controls included', () => {
     expect(full.supports('proc2', 'vmcsShadowing')).toBe(true);
     expect(full.supports('proc', 'activateTertiaryControls')).toBe(false);
-    expect(dflt.supports('proc', 'hltExiting')).toBe(false);
+    expect(dflt.supports('proc', 'hltExiting')).toBe(true);
+    expect(dflt.supports('proc', 'rdtscExiting')).toBe(false);
     expect(dflt.supports('proc', 'cr3LoadExiting')).toBe(true); // default1: architecturally always allowed-1
     expect(dflt.supports('exit', 'saveDebugControls')).toBe(true);
   });

@@ -7,13 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { attachSystem } from '../../cpu/system/events.ts';
 import { makeCore } from '../support/machine.ts';
 import { asm } from '../support/asm.ts';
+import { stubVmxUnit } from '../support/stubVmxUnit.ts';
 
 describe('INIT blocking in VMX root operation (SDM Vol. 3C §24.8)', () => {
   it('a pending INIT waits while the VMX unit blocks it and is taken when it stops blocking', async () => {
     const t = makeCore(64);
     t.phys.load(0x1000, await asm('l: inc rax\njmp l', 64, 0x1000));
     attachSystem(t.cpu);
-    const unit = { blocksInit: true, findMsr: () => undefined, execute: () => {} };
+    const unit = stubVmxUnit({ blocksInit: true });
     t.cpu.vmx = unit;
     t.cpu.initPending = true;
     t.cpu.eventsPending = true;

@@ -7,18 +7,33 @@
  * operand"); stores come before VMsucceed, so a faulting store changes
  * nothing.
  *
- * Built: VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE. Not
- * built yet, so #UD: VMLAUNCH, VMRESUME, VMCALL, INVEPT, INVVPID, VMFUNC.
+ * In VMX non-root operation the instructions exit instead
+ * (vmx/exit/vmxInstructionExits.ts), and the core asks the unit about the
+ * other instructions and events that may exit (intercept, eventExit,
+ * tripleFaultExit). Native host handlers (DESIGN decision 2) are
+ * registered here and run at the instruction boundary after the VM exit
+ * that lands on them.
+ *
+ * Not built yet, so #UD: INVEPT, INVVPID, VMFUNC.
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import type { Insn } from '../../cpu/decode/insn.ts';
 import { fault, Vector } from '../../cpu/exceptions.ts';
 import { readE, readG, readMem, writeE, writeMem } from '../../cpu/exec/operands.ts';
-import { VmxInstruction, type VmxUnit } from '../../cpu/vmxPort.ts';
+import { CpuException } from '../../cpu/exceptions.ts';
+import type { EventKind } from '../../cpu/system/eventKind.ts';
+import { type Intercept, VmxInstruction, type VmxUnit } from '../../cpu/vmxPort.ts';
 import type { MsrDef } from '../../cpu/msr/msrDef.ts';
+import { ExitReason } from '../exitReason.ts';
+import { VmInstructionError } from '../instructionError.ts';
+import { INTERCEPTS } from '../exit/intercepts.ts';
+import { vmxInstructionExit } from '../exit/vmxInstructionExits.ts';
+import { inNativeRegion, type NativeHandler } from '../transition/nativeHandlers.ts';
+import { vmEntry } from '../transition/vmEntry.ts';
+import { vmExit } from '../transition/vmExit.ts';
 import { capabilityMsrs } from './capabilityMsrs.ts';
 import { requireVmxRootCpl0 } from './checks.ts';
-import { vmSucceed } from './conventions.ts';
+import { vmFail, vmSucceed } from './conventions.ts';
 import { readField, vmread, vmwrite } from './vmcsAccess.ts';
 import { vmclear, vmptrld, vmptrst } from './vmcsPointer.ts';
 import { vmxoff, vmxon, vmxonFaults } from './vmxOperation.ts';
@@ -38,6 +53,13 @@ function pointerOperand(c: Cpu, i: Insn): number {
 
 export class VmxCore extends VmxState implements VmxUnit {
   private msrs: Map<number, MsrDef> | undefined;
+  private readonly natives = new Map<number, NativeHandler<VmxCore>>();
+
+  /** Registers `handler` as the native host code at `hostRip` (an address in the native region). */
+  registerNative(hostRip: number, handler: NativeHandler<VmxCore>): void {
+    if (!inNativeRegion(hostRip)) throw new RangeError(`0x${hostRip.toString(16)} is outside the native-handler region`);
+    this.natives.set(hostRip, handler);
+  }
 
   findMsr(index: number): MsrDef | undefined {
     this.msrs ??= new Map(capabilityMsrs(this.model).map((m) => [m.index, m]));
@@ -45,6 +67,10 @@ export class VmxCore extends VmxState implements VmxUnit {
   }
 
   execute(c: Cpu, i: Insn, op: VmxInstruction): void {
+    if (c.nonRoot) {
+      vmxInstructionExit(this, c, i, op);
+      return;
+    }
     switch (op) {
       case VmxInstruction.Vmxon:
         vmxonFaults(this, c);
@@ -83,8 +109,62 @@ export class VmxCore extends VmxState implements VmxUnit {
         vmwrite(this, c, enc, lo, i.opSize === 8 ? c.opHi : 0);
         return;
       }
+      case VmxInstruction.Vmlaunch:
+      case VmxInstruction.Vmresume:
+        vmEntry(this, c, op === VmxInstruction.Vmlaunch);
+        return;
+      case VmxInstruction.Vmcall:
+        requireVmxRootCpl0(this, c);
+        // In root operation without the dual-monitor treatment (§34.15.2): VMfail(1).
+        vmFail(this, c, VmInstructionError.VmcallInVmxRoot);
+        return;
       default:
         fault(Vector.UD);
+    }
+  }
+
+  intercept(c: Cpu, i: Insn, what: Intercept): boolean {
+    return INTERCEPTS[what]!(this, c, i);
+  }
+
+  eventExit(_c: Cpu, _vector: number, _kind: EventKind, _errorCode: number): boolean {
+    return false;
+  }
+
+  /** A triple fault in non-root operation always exits (§26.2), with qualification 0. */
+  tripleFaultExit(c: Cpu): boolean {
+    vmExit(this, c, ExitReason.TripleFault, 0, 0, c.rip);
+    return true;
+  }
+
+  atBoundary(c: Cpu): void {
+    if (!c.nonRoot && inNativeRegion(c.rip)) this.runNative(c);
+  }
+
+  /**
+   * Runs the native handler at RIP as one instruction of machine time. It
+   * must leave root operation at that address (VM entry), halt, or stop
+   * the run; a handler that just returns, or raises an exception as root
+   * software, stops the run with the reason.
+   */
+  private runNative(c: Cpu): void {
+    const at = c.rip;
+    const handler = this.natives.get(at);
+    const where = `0x${BigInt.asUintN(64, BigInt(at)).toString(16)}`;
+    if (!handler) {
+      c.stopReason = { kind: 'stop', why: `VM exit to HOST_RIP ${where} in the native region, where no handler is registered` };
+      return;
+    }
+    try {
+      handler(c, this);
+    } catch (e) {
+      if (!(e instanceof CpuException)) throw e;
+      c.stopReason = { kind: 'stop', why: `native handler at ${where} raised ${String(e)}` };
+      return;
+    }
+    c.icount++;
+    if (!c.stopReason && !c.nonRoot && c.rip === at && !c.halted) {
+      c.stopReason = { kind: 'stop', why: `native handler at ${where} returned in root operation without entering a guest` };
     }
   }
 }

@@ -1,0 +1,204 @@
+/**
+ * A minimal TypeScript root-mode harness (issue 4 "Native host code"): one
+ * core in 64-bit mode and VMX root operation, a VMCS whose HOST_RIP is a
+ * native handler, and a guest from inline assembly. The harness touches the
+ * machine only as root software can (DESIGN decision 1): VMXON, VMPTRLD,
+ * VMWRITE, VMREAD and VMLAUNCH/VMRESUME are the operations the decoded
+ * instructions call, on the same core.
+ *
+ * Physical layout (identity-mapped, shared by host and guest):
+ *   0x1000     guest code            0x80000  guest stack top
+ *   0x100000   page tables           0x200000 VMXON region
+ *   0x201000   the VMCS              0x202000 free pages for tests (bitmaps, MSR areas)
+ */
+import type { StopReason } from '../../cpu/cpu.ts';
+import { mapIdentity } from '../../cpu/memory/identityMap.ts';
+import { DEFAULT_CPU_MODEL } from '../../cpu/model/cpuidModel.ts';
+import { storeMsr } from '../../cpu/msr/platformState.ts';
+import { hiOf, loOf, toBigInt } from '../../cpu/registers.ts';
+import { cr4Settable } from '../../cpu/system/controlRegs.ts';
+import { updateMode } from '../../cpu/system/mode.ts';
+import { DEFAULT_VMX_MODEL, VMCS_REVISION_ID } from '../../vmx/model/presets.ts';
+import { VmxModel, type VmxFeatures } from '../../vmx/model/vmxModel.ts';
+import { controlMask, type ControlGroup, type ControlKey } from '../../vmx/model/controls.ts';
+import { nativeHandlerAddress } from '../../vmx/transition/nativeHandlers.ts';
+import type { TransitionRecord } from '../../vmx/transition/transitionRecord.ts';
+import { vmEntry } from '../../vmx/transition/vmEntry.ts';
+import { readField, vmread, vmwrite } from '../../vmx/unit/vmcsAccess.ts';
+import { vmclear, vmptrld } from '../../vmx/unit/vmcsPointer.ts';
+import { VmxCore } from '../../vmx/unit/vmxCore.ts';
+import { vmxon } from '../../vmx/unit/vmxOperation.ts';
+import { vmcs } from '../../vmx/vmcs/fields.ts';
+import { asm } from './asm.ts';
+import { makeCore, type TestCore } from './machine.ts';
+
+export type FieldName = keyof typeof vmcs;
+
+export const GUEST_CODE = 0x1000, GUEST_STACK = 0x80000, PAGE_TABLES = 0x100000;
+export const VMXON_REGION = 0x200000, VMCS_REGION = 0x201000, SCRATCH = 0x202000;
+const MEMORY = 8 << 20;
+
+export const CPU_VMX = DEFAULT_CPU_MODEL.with({ features: { vmx: true } });
+
+/** One VM exit as the handler sees it, read with VMREAD. */
+export interface Exit {
+  reason: number;
+  qualification: bigint;
+  guestRip: bigint;
+  instructionLength: number;
+}
+
+/** What the handler wants after an exit: resume the guest (optionally past the exiting instruction) or stop the run. */
+export type ExitAction = 'resume' | 'skip' | 'stop';
+export type ExitHandler = (exit: Exit, h: VmxHarness) => ExitAction;
+
+export interface HarnessOptions {
+  features?: VmxFeatures;
+  /** Controls to set beyond the model's must-be-1 bits, by group. */
+  controls?: { [G in ControlGroup]?: ControlKey<G>[] };
+  /** Fields to write after the defaults and before VMLAUNCH. */
+  fields?: Partial<Record<FieldName, bigint | number>>;
+  onExit?: ExitHandler;
+}
+
+/** Guest segment access rights (VMX format, SDM Vol. 3C §25.4.1): 64-bit code, data, busy TSS. */
+const CODE64 = 0xa09b, DATA = 0xc093, TSS = 0x8b, UNUSABLE = 0x10000;
+
+export class VmxHarness {
+  readonly exits: Exit[] = [];
+  readonly trace: TransitionRecord[] = [];
+  onExit: ExitHandler;
+
+  private constructor(readonly t: TestCore, readonly core: VmxCore, onExit: ExitHandler | undefined) {
+    this.onExit = onExit ?? (() => 'stop');
+  }
+
+  /** A core in VMX root operation with a launched-ready VMCS for `guest` (64-bit assembly at GUEST_CODE). */
+  static async create(guest: string, o: HarnessOptions = {}): Promise<VmxHarness> {
+    const t = makeCore(64, MEMORY);
+    t.cpu.model = CPU_VMX;
+    const model = new VmxModel(o.features ?? DEFAULT_VMX_MODEL, { cr4Settable: cr4Settable(CPU_VMX), vmcsHighestIndex: 0x1d });
+    const core = new VmxCore(model);
+    t.cpu.vmx = core;
+    t.phys.load(GUEST_CODE, await asm(guest, 64, GUEST_CODE));
+    // Root software's part of §24.7: CR0.NE, CR4.VMXE, IA32_FEATURE_CONTROL, real page tables.
+    t.cpu.cr0 = (t.cpu.cr0 | 0x20) >>> 0;
+    t.cpu.cr4 |= 0x2000;
+    mapIdentity(t.cpu, PAGE_TABLES);
+    updateMode(t.cpu);
+    storeMsr(t.cpu, 0x3a, 5, 0);
+    t.phys.writeSized(VMXON_REGION, 4, VMCS_REVISION_ID);
+    t.phys.writeSized(VMCS_REGION, 4, VMCS_REVISION_ID);
+    const h = new VmxHarness(t, core, o.onExit);
+    h.check('VMXON', () => vmxon(core, t.cpu, VMXON_REGION));
+    h.check('VMCLEAR', () => vmclear(core, t.cpu, VMCS_REGION));
+    h.check('VMPTRLD', () => vmptrld(core, t.cpu, VMCS_REGION));
+    h.writeDefaults(model, o.controls ?? {});
+    for (const [name, value] of Object.entries(o.fields ?? {})) h.write(name as FieldName, value);
+    core.registerNative(nativeHandlerAddress(0), (c) => h.handle(c));
+    core.onTransition = (r) => h.trace.push(r);
+    return h;
+  }
+
+  /** Runs `op` (a VMX operation) and throws if it reported VMfail. */
+  private check(what: string, op: () => void): void {
+    op();
+    const f = this.t.flags();
+    if ((f & 0x41) !== 0) throw new Error(`${what} failed: ${(f & 1) !== 0 ? 'VMfailInvalid' : `VMfailValid(${this.read('vmInstructionError')})`}`);
+  }
+
+  write(name: FieldName, value: bigint | number): void {
+    const v = BigInt.asUintN(64, BigInt(value));
+    this.check(`VMWRITE ${name}`, () => vmwrite(this.core, this.t.cpu, vmcs[name].encoding, loOf(v), hiOf(v)));
+  }
+
+  read(name: FieldName): bigint {
+    const c = this.t.cpu, enc = vmcs[name].encoding;
+    if (!vmread(this.core, c, enc)) throw new Error(`VMREAD ${name} failed`);
+    const lo = readField(this.core, c, enc);
+    return toBigInt(lo, c.opHi);
+  }
+
+  /** The host state of this core as it is now, the guest state of a flat 64-bit guest, and the controls. */
+  private writeDefaults(model: VmxModel, controls: NonNullable<HarnessOptions['controls']>): void {
+    const c = this.t.cpu;
+    const ctl = (g: ControlGroup, field: FieldName): void => {
+      const keys = (controls[g] ?? []) as readonly ControlKey<typeof g>[];
+      this.write(field, (model.allowedSettings(g).mustBe1 | controlMask(g, keys)) >>> 0);
+    };
+    ctl('pin', 'pinBasedVmExecutionControls');
+    ctl('proc', 'primaryProcessorBasedVmExecutionControls');
+    if (controls.proc2) ctl('proc2', 'secondaryProcessorBasedVmExecutionControls');
+    controls.exit = [...(controls.exit ?? []), 'hostAddressSpaceSize'];
+    controls.entry = [...(controls.entry ?? []), 'ia32eModeGuest'];
+    ctl('exit', 'vmExitControls');
+    ctl('entry', 'vmEntryControls');
+    this.write('vmcsLinkPointer', -1n);
+    this.write('hostCr0', c.cr0);
+    this.write('hostCr3', c.cr3);
+    this.write('hostCr4', c.cr4);
+    this.write('hostCsSelector', 0x08);
+    this.write('hostSsSelector', 0x10);
+    this.write('hostDsSelector', 0x10);
+    this.write('hostEsSelector', 0x10);
+    this.write('hostTrSelector', 0x18);
+    this.write('hostRsp', 0x70000);
+    this.write('hostRip', BigInt.asUintN(64, BigInt(nativeHandlerAddress(0))));
+    this.write('guestCr0', c.cr0);
+    this.write('guestCr3', c.cr3);
+    this.write('guestCr4', c.cr4);
+    this.write('guestDr7', 0x400);
+    for (const s of ['Es', 'Cs', 'Ss', 'Ds', 'Fs', 'Gs'] as const) {
+      this.write(`guest${s}Selector`, s === 'Cs' ? 0x08 : 0x10);
+      this.write(`guest${s}Limit`, 0xffffffff);
+      this.write(`guest${s}AccessRights`, s === 'Cs' ? CODE64 : DATA);
+    }
+    this.write('guestLdtrAccessRights', UNUSABLE);
+    this.write('guestTrSelector', 0x18);
+    this.write('guestTrAccessRights', TSS);
+    this.write('guestTrLimit', 0x67);
+    this.write('guestGdtrLimit', 0xffff);
+    this.write('guestIdtrLimit', 0xffff);
+    this.write('guestRsp', GUEST_STACK);
+    this.write('guestRip', GUEST_CODE);
+    this.write('guestRflags', 0x2);
+  }
+
+  /** VMLAUNCH, then runs the core until the handler stops it, it halts in root, or `max` instructions retire. */
+  launch(max = 1_000_000): StopReason {
+    vmEntry(this.core, this.t.cpu, true);
+    if (!this.t.cpu.nonRoot && this.t.cpu.rip !== nativeHandlerAddress(0)) {
+      const f = this.core.lastFailedCheck;
+      throw new Error(`VMLAUNCH failed: ${(this.t.flags() & 1) !== 0 ? 'VMfailInvalid' : `VMfailValid(${this.read('vmInstructionError')})`}` +
+        (f ? ` at ${f.check} (${f.section})` : ''));
+    }
+    return this.run(max);
+  }
+
+  run(max = 1_000_000): StopReason {
+    return this.t.run(max);
+  }
+
+  /** The native handler: read the exit, ask the test's handler, and resume or stop. */
+  private handle(c: TestCore['cpu']): void {
+    const exit: Exit = {
+      reason: Number(this.read('exitReason')),
+      qualification: this.read('exitQualification'),
+      guestRip: this.read('guestRip'),
+      instructionLength: Number(this.read('vmExitInstructionLength')),
+    };
+    this.exits.push(exit);
+    const action = this.onExit(exit, this);
+    if (action === 'stop') {
+      c.stopReason = { kind: 'stop', why: 'harness handler stopped' };
+      return;
+    }
+    if (action === 'skip') this.write('guestRip', exit.guestRip + BigInt(exit.instructionLength));
+    vmEntry(this.core, c, false);
+  }
+
+  /** A guest general-purpose register as the last exit left it (the core holds it: VM exits do not save GPRs). */
+  reg(name: Parameters<TestCore['reg']>[0]): bigint {
+    return this.t.reg(name);
+  }
+}

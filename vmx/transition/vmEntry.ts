@@ -1,0 +1,146 @@
+/**
+ * VMLAUNCH and VMRESUME in VMX root operation (SDM Vol. 3C ch. 31, their
+ * instruction page; ch. 27 "VM Entries"), in the SDM's order:
+ *
+ *   1. the instruction's checks (§27.1): #UD/#GP(0); VMfailInvalid with no
+ *      current VMCS or a shadow VMCS current; VMfailValid(26) when events
+ *      are blocked by MOV SS; VMfailValid(4)/(5) for the launch state;
+ *   2. the checks on VMX controls (VMfailValid(7)) and on the host-state
+ *      area (VMfailValid(8)) (§27.2);
+ *   3. the checks on the guest-state area and the PDPTEs (§27.3.1), whose
+ *      failure is a VM-entry failure with basic reason 33;
+ *   4. loading guest state (§27.3.2), then the VM-entry MSR-load area
+ *      (§27.4, failure: basic reason 34);
+ *   5. the launch state, non-root operation, the activity and
+ *      interruptibility state (§27.7), and event injection (§27.6).
+ */
+import { Activity, type Cpu } from '../../cpu/cpu.ts';
+import { loadPdptes } from '../../cpu/memory/paging.ts';
+import { EFER_LMA, PagingMode, pagingMode } from '../../cpu/memory/pagingUnit.ts';
+import { joinSigned } from '../../cpu/registers.ts';
+import { checkVmxControls, type ControlCheckContext } from '../entry/controlChecks.ts';
+import { checkGuestState, type GuestCheckContext } from '../entry/guestStateChecks.ts';
+import { checkHostState } from '../entry/hostStateChecks.ts';
+import { ia32eModeGuest, injectedType } from '../entry/guestCheckSupport.ts';
+import { secondaryControls } from '../entry/controlFields.ts';
+import { lo, SLOT } from '../entry/vmcsView.ts';
+import { ExitReason } from '../exitReason.ts';
+import { VmInstructionError } from '../instructionError.ts';
+import { controlMask } from '../model/controls.ts';
+import { requireVmxRootCpl0 } from '../unit/checks.ts';
+import { vmFailInvalid, vmFailValid } from '../unit/conventions.ts';
+import { INVALID_POINTER, type VmxState } from '../unit/vmxState.ts';
+import { BLOCKING_BY_MOV_SS, BLOCKING_BY_NMI, BLOCKING_BY_STI, loadGuestState, natural } from './guestState.ts';
+import { loadMsrArea } from './msrLists.ts';
+import { transitionRecord } from './transitionRecord.ts';
+import { vmEntryFailure } from './vmExit.ts';
+
+const ENABLE_EPT = controlMask('proc2', ['enableEpt']);
+
+/** Exit qualifications of basic reason 33 (§27.8). */
+const enum GuestStateFailure { Default = 0, Pdptes = 2, VmcsLinkPointer = 4 }
+
+/** What the checks read beyond the VMCS: the physical-address width, the host's mode, two values in memory. */
+class CoreEntryContext implements ControlCheckContext, GuestCheckContext {
+  constructor(private readonly c: Cpu) {}
+  get physAddrBits(): number { return this.c.model.physAddrBits; }
+  get hostInIa32eMode(): boolean { return (this.c.efer & EFER_LMA) !== 0; }
+  readonly readVtpr = (low: number, high: number): number => this.c.phys.read8(joinSigned(low, high) + 0x80);
+  readonly readLinkRevision = (low: number, high: number): number => this.c.phys.readSized(joinSigned(low, high), 4);
+}
+const contexts = new WeakMap<Cpu, CoreEntryContext>();
+function contextOf(c: Cpu): CoreEntryContext {
+  let x = contexts.get(c);
+  if (!x) contexts.set(c, (x = new CoreEntryContext(c)));
+  return x;
+}
+
+/**
+ * The guest's PDPTEs under PAE paging without EPT (§27.3.1.6): loaded from
+ * the guest CR3 before any guest state, false if one is invalid.
+ */
+function guestPdptesLoad(s: VmxState, c: Cpu): boolean {
+  const v = s.vmcs;
+  const efer = ia32eModeGuest(v) ? EFER_LMA : 0;
+  if (pagingMode(lo(v, SLOT.guestCr0), lo(v, SLOT.guestCr4), efer) !== PagingMode.Pae) return true;
+  if ((secondaryControls(v) & ENABLE_EPT) !== 0) return true;
+  return loadPdptes(c, natural(v, SLOT.guestCr3));
+}
+
+/** §27.7 (activity, interruptibility) for a successful entry; `vectoring`: an event is being injected. */
+function enterGuestEventState(s: VmxState, c: Cpu): void {
+  const v = s.vmcs;
+  const blocking = lo(v, SLOT.guestInterruptibilityState);
+  const vectoring = injectedType(v) >= 0 && injectedType(v) !== 7;
+  c.activity = lo(v, SLOT.guestActivityState) as Activity;
+  // Blocking by STI or MOV SS covers the guest's first instruction, unless the entry injects an event (§27.7.1).
+  if (!vectoring && (blocking & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS)) !== 0) {
+    c.inhibitUntil = c.icount + 2;
+    c.inhibitByMovSs = (blocking & BLOCKING_BY_MOV_SS) !== 0;
+  } else {
+    c.inhibitUntil = 0;
+  }
+  c.sys.nmiBlocked = (blocking & BLOCKING_BY_NMI) !== 0;
+  // Whatever is pending is looked at again in the guest's context.
+  c.eventsPending = true;
+}
+
+/**
+ * VMLAUNCH (`launch`) or VMRESUME of the current VMCS. On success the core
+ * is in non-root operation with the guest's state; on VMfail the flags say
+ * so and nothing else changed; on a VM-entry failure the core is back in
+ * root operation with host state (vmExit.ts).
+ */
+export function vmEntry(s: VmxState, c: Cpu, launch: boolean): void {
+  requireVmxRootCpl0(s, c);
+  const v = s.vmcs;
+  if (s.currentVmcs === INVALID_POINTER || s.currentIsShadow) {
+    vmFailInvalid(c);
+    return;
+  }
+  if (c.inhibitUntil > c.icount && c.inhibitByMovSs) {
+    vmFailValid(s, c, VmInstructionError.VmentryEventsBlockedByMovSs);
+    return;
+  }
+  if (launch && v.launched) {
+    vmFailValid(s, c, VmInstructionError.VmlaunchNonClearVmcs);
+    return;
+  }
+  if (!launch && !v.launched) {
+    vmFailValid(s, c, VmInstructionError.VmresumeNonLaunchedVmcs);
+    return;
+  }
+  const ctx = contextOf(c);
+  s.lastFailedCheck = checkVmxControls(v, s.model, ctx);
+  if (s.lastFailedCheck) {
+    vmFailValid(s, c, VmInstructionError.VmentryInvalidControlFields);
+    return;
+  }
+  s.lastFailedCheck = checkHostState(v, s.model, ctx);
+  if (s.lastFailedCheck) {
+    vmFailValid(s, c, VmInstructionError.VmentryInvalidHostStateFields);
+    return;
+  }
+  const failed = (s.lastFailedCheck = checkGuestState(v, s.model, ctx));
+  if (failed) {
+    const qual = failed.check.startsWith('vmcsLinkPointer') ? GuestStateFailure.VmcsLinkPointer : GuestStateFailure.Default;
+    vmEntryFailure(s, c, ExitReason.VmentryFailureGuestState, qual);
+    return;
+  }
+  if (!guestPdptesLoad(s, c)) {
+    vmEntryFailure(s, c, ExitReason.VmentryFailureGuestState, GuestStateFailure.Pdptes);
+    return;
+  }
+  loadGuestState(v, c);
+  const badEntry = loadMsrArea(c, natural(v, SLOT.vmEntryMsrLoadAddress), lo(v, SLOT.vmEntryMsrLoadCount));
+  if (badEntry !== 0) {
+    vmEntryFailure(s, c, ExitReason.VmentryFailureMsrLoading, badEntry);
+    return;
+  }
+  if (launch) v.launched = true;
+  c.nonRoot = true;
+  enterGuestEventState(s, c);
+  if (s.onTransition) {
+    s.onTransition(transitionRecord('vmentry', c.id, c.icount, 0, 0, 0, v.lo[SLOT.guestRip]!, v.hi[SLOT.guestRip]!));
+  }
+}
