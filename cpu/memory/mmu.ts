@@ -17,6 +17,7 @@
 import { Access } from './access.ts';
 import type { PagingUnit } from './pagingUnit.ts';
 import { PAGE_SIZE, type PageViewCache, type PhysicalMemory } from './physical.ts';
+import { SlotLog } from './slotLog.ts';
 
 const TLB_BITS = 8;
 const TLB_SIZE = 1 << TLB_BITS;
@@ -33,6 +34,8 @@ export class Mmu implements PageViewCache {
   private readonly wTag = new Float64Array(TLB_SIZE).fill(NaN);
   private readonly rView: (DataView | null)[] = new Array<DataView | null>(TLB_SIZE).fill(null);
   private readonly wView: (DataView | null)[] = new Array<DataView | null>(TLB_SIZE).fill(null);
+  private readonly rFilled = new SlotLog(32);
+  private readonly wFilled = new SlotLog(32);
   /** High half of the last 64-bit read. */
   hi = 0;
   /** The core using this MMU: a write to a page holding decoded code ends its current block. */
@@ -52,16 +55,14 @@ export class Mmu implements PageViewCache {
     phys.attachCache(this);
   }
 
+  /** Views stay behind a NaN tag until overwritten: a tag that never matches makes them unreachable. */
   flushAll(): void {
-    this.rTag.fill(NaN);
-    this.wTag.fill(NaN);
-    this.rView.fill(null);
-    this.wView.fill(null);
+    if (!this.rFilled.clearLogged(this.rTag)) this.rTag.fill(NaN);
+    this.flushWrites();
   }
 
   flushWrites(): void {
-    this.wTag.fill(NaN);
-    this.wView.fill(null);
+    if (!this.wFilled.clearLogged(this.wTag)) this.wTag.fill(NaN);
   }
 
   // ---- reads -------------------------------------------------------------
@@ -281,5 +282,6 @@ export class Mmu implements PageViewCache {
     const k = vpn & TLB_MASK;
     tag[k] = vpn;
     views[k] = page;
+    (tag === this.rTag ? this.rFilled : this.wFilled).add(k);
   }
 }

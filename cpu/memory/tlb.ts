@@ -20,6 +20,7 @@
  * Linear addresses here are unsigned: 48-bit in IA-32e mode, 32-bit
  * otherwise.
  */
+import { SlotLog } from './slotLog.ts';
 
 /** Entry flags. */
 export const TLB_W = 1, TLB_U = 2, TLB_XD = 4, TLB_G = 8, TLB_D = 16;
@@ -32,6 +33,8 @@ const TOTAL = 4096 + 256 + 32;
 const TWO30 = 0x40000000;
 /** Spreads PCIDs over the slots (an odd multiplier: a bijection on the slot bits). */
 const PCID_SPREAD = 0x9e5;
+/** Slots remembered for a cheap flushAll (slotLog.ts). */
+const LOGGED = 64;
 /** `used` bit beside the class bits (1 << class): some entry is global. */
 const HAS_GLOBAL = 8;
 
@@ -46,6 +49,7 @@ export class Tlb {
   private readonly sizes = [4096, 1 << 21, TWO30];
   /** Which classes may hold entries beyond the 4-KByte one, and whether any entry is global. */
   private used = 0;
+  private readonly filled = new SlotLog(LOGGED);
 
   /** Sets the large-page size of the paging mode in use (log2: 21 or 22); entries of another size are dropped. */
   setLargeShift(shift: number): void {
@@ -83,6 +87,7 @@ export class Tlb {
     const k = this.slot(cls, vpn, global ? 0 : pcid);
     this.used |= (cls === SMALL ? 0 : 1 << cls) | (global ? HAS_GLOBAL : 0);
     this.tag[k] = vpn;
+    this.filled.add(k);
     this.pcids[k] = pcid;
     this.frame[k] = frame;
     this.flags[k] = flags;
@@ -116,7 +121,7 @@ export class Tlb {
 
   /** Drops everything, global entries included. */
   flushAll(): void {
-    this.tag.fill(NaN);
+    if (!this.filled.clearLogged(this.tag)) this.tag.fill(NaN);
     this.used = 0;
   }
 

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BENCH_LOOPS, prepareLoop } from './loops.ts';
 import { smpSeconds } from './smp.ts';
+import { ROUND_TRIP_KINDS, roundTripsPerSecond } from './vmxRoundTrips.ts';
 
 const RUNS = 5;
 
@@ -18,6 +19,7 @@ function median(xs: number[]): number {
 
 const only = process.argv.slice(2);
 console.log(`# turtles bench — node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores`);
+const mips = new Map<string, number>();
 for (const loop of BENCH_LOOPS) {
   if (only.length && !only.some((o) => loop.name.toLowerCase().includes(o.toLowerCase()))) continue;
   const rates: number[] = [];
@@ -33,6 +35,7 @@ for (const loop of BENCH_LOOPS) {
     }
     if (r > 0) rates.push(core.cpu.icount / dt / 1e6); // run 0 warms up the JIT
   }
+  if (rates.length) mips.set(loop.name, median(rates));
   console.log(rates.length ? `${loop.name}: ${median(rates).toFixed(1)} MIPS${note}` : `${loop.name}: n/a${note}`);
 }
 
@@ -43,4 +46,16 @@ if (!only.length || only.some((o) => 'smp'.includes(o.toLowerCase()))) {
     if (r > 0) { one.push(a); four.push(b); }
   }
   console.log(`SMP: 4 cores vs 1 on the same work: ${(median(four) / median(one)).toFixed(2)}x the time`);
+}
+
+// VM exit + entry round trips (issue 4), and their cost in guest-instruction equivalents:
+// round-trip time / instruction time, the instruction time taken from the ALU loop.
+for (const kind of ROUND_TRIP_KINDS) {
+  if (only.length && !only.some((o) => kind.includes(o.toLowerCase()) || 'vmx'.includes(o.toLowerCase()))) continue;
+  const rates: number[] = [];
+  for (let r = 0; r < RUNS; r++) rates.push(await roundTripsPerSecond(kind, 200_000));
+  const perSecond = median(rates);
+  const alu = mips.get('ALU loop');
+  const cost = alu ? ` = ${(alu * 1e6 / perSecond).toFixed(0)} guest-instruction times each` : '';
+  console.log(`${kind.toUpperCase()} round trip: ${(perSecond / 1000).toFixed(0)}k per second${cost}`);
 }

@@ -111,15 +111,19 @@ export function vmEntry(s: VmxState, c: Cpu, launch: boolean): void {
     return;
   }
   const ctx = contextOf(c);
-  s.lastFailedCheck = checkVmxControls(v, s.model, ctx);
-  if (s.lastFailedCheck) {
-    vmFailValid(s, c, VmInstructionError.VmentryInvalidControlFields);
-    return;
-  }
-  s.lastFailedCheck = checkHostState(v, s.model, ctx);
-  if (s.lastFailedCheck) {
-    vmFailValid(s, c, VmInstructionError.VmentryInvalidHostStateFields);
-    return;
+  const hostIa32e = ctx.hostInIa32eMode;
+  if (!s.controlHostMemo.passed(v, s.model, hostIa32e)) {
+    s.lastFailedCheck = checkVmxControls(v, s.model, ctx);
+    if (s.lastFailedCheck) {
+      vmFailValid(s, c, VmInstructionError.VmentryInvalidControlFields);
+      return;
+    }
+    s.lastFailedCheck = checkHostState(v, s.model, ctx);
+    if (s.lastFailedCheck) {
+      vmFailValid(s, c, VmInstructionError.VmentryInvalidHostStateFields);
+      return;
+    }
+    s.controlHostMemo.remember(v, s.model, hostIa32e);
   }
   const failed = (s.lastFailedCheck = checkGuestState(v, s.model, ctx));
   if (failed) {

@@ -7,6 +7,7 @@
  * which its instructions test.
  */
 import type { EntryCheckFailure } from '../entry/checkResult.ts';
+import { ControlHostMemo } from '../entry/controlHostMemo.ts';
 import type { VmxModel } from '../model/vmxModel.ts';
 import { ExitInfo } from '../transition/exitInfo.ts';
 import type { TransitionSink } from '../transition/transitionRecord.ts';
@@ -28,6 +29,8 @@ export class VmxState {
   readonly vmcs: VmcsImage = { lo: new Int32Array(FIELD_SLOTS), hi: new Int32Array(FIELD_SLOTS), launched: false };
   /** The information of the VM exit being taken (vmx/transition/exitInfo.ts). */
   readonly exitInfo = new ExitInfo();
+  /** The last VMCS contents that passed the checks on controls and host state (entry/controlHostMemo.ts). */
+  readonly controlHostMemo = new ControlHostMemo();
   /** The VM-entry check that failed last (for logs and the harness's messages), or null. */
   lastFailedCheck: EntryCheckFailure | null = null;
   /** Receives every VM entry, VM exit and VM-entry failure, for the exit trace; null when nobody listens. */
