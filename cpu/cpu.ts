@@ -113,6 +113,8 @@ export class Cpu {
   stopAt = 0;
   /** Activity state (SDM Vol. 3C §24.4.2): active, HLT, shutdown, wait-for-SIPI. */
   activity: Activity = Activity.Active;
+  /** The address-range monitoring hardware is armed (MONITOR armed it, no MWAIT has used it since; SDM Vol. 2B MONITOR). */
+  monitorArmed = false;
   /**
    * Blocking by STI / MOV SS (SDM Vol. 3A §6.8.3): interrupts and NMIs are
    * not delivered while icount < inhibitUntil. STI at icount k sets k + 2,
@@ -129,6 +131,8 @@ export class Cpu {
    */
   eventsPending = false;
   nmiPending = false;
+  /** icount of the IRET that last ended blocking by NMI: VMX reports a fault of that IRET (SDM Vol. 3C §28.2.2 bit 12). */
+  nmiUnblockedAt = -1;
   initPending = false;
   /** SIPI vector waiting to be taken in wait-for-SIPI, or -1. */
   sipiVector = -1;

@@ -34,6 +34,8 @@ export const enum Intercept {
   /** LGDT, LIDT, SGDT, SIDT (exit 46) and LLDT, LTR, SLDT, STR (exit 47). */
   DescriptorTable,
   Wbinvd, Xsetbv, Rdrand, Rdseed,
+  /** RDPID never exits; with "enable RDTSCP" = 0 it raises #UD in non-root operation, as RDTSCP does. */
+  Rdpid,
 }
 
 export interface VmxUnit {
@@ -55,6 +57,27 @@ export interface VmxUnit {
    * once), false when it runs normally.
    */
   intercept(c: Cpu, i: Insn, what: Intercept): boolean;
+  /**
+   * In VMX non-root operation: MOV from CR0/CR4 and SMSW read `value` (CR
+   * `n`, 0 or 4) through the guest/host mask: bits set in the mask come
+   * from the read shadow (SDM Vol. 3C §26.3). Returns bits 31:0 and leaves
+   * bits 63:32 in c.opHi.
+   */
+  shadowCr(c: Cpu, n: number, value: number): number;
+  /**
+   * In VMX non-root operation: the TSC hi:lo as RDTSC, RDTSCP and RDMSR of
+   * IA32_TSC return it, after TSC offsetting and scaling (SDM Vol. 3C
+   * §26.3). Returns bits 31:0 and leaves bits 63:32 in c.opHi.
+   */
+  guestTsc(c: Cpu, lo: number, hi: number): number;
+  /**
+   * CLTS, LMSW or MOV to CR0/CR4 (`n`) that did not exit is about to load
+   * hi:lo. In VMX non-root operation the bits set in the guest/host mask
+   * keep their current value (§26.3); in VMX operation a bit set to a value
+   * not supported there (IA32_VMX_CR0/CR4_FIXED0/1) raises #GP(0) (§24.8).
+   * Returns bits 31:0 to load, bits 63:32 in c.opHi (the caller checks them).
+   */
+  loadCr(c: Cpu, n: number, lo: number, hi: number): number;
   /**
    * In VMX non-root operation: event `vector` of `kind` (errorCode < 0:
    * none) is about to be delivered through the guest's IDT. `during` is the

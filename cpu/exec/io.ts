@@ -11,6 +11,7 @@ import { IOPL, VM } from '../flags.ts';
 import { Reg } from '../registers.ts';
 import { readReg, writeReg } from './operands.ts';
 import { ioBitmapAllows } from '../system/tss.ts';
+import { Intercept } from '../vmxPort.ts';
 
 /**
  * Protected-mode I/O permission (SDM Vol. 1 §19.5, "Protected-Mode I/O"):
@@ -30,14 +31,20 @@ export function portInDx(c: Cpu): number {
   return c.r[Reg.RDX << 1]! & 0xffff;
 }
 
+/**
+ * In VMX non-root operation the I/O-instruction exit comes after the
+ * I/O-permission check (SDM Vol. 3C §26.1.1) and before the access.
+ */
 function portIn(c: Cpu, i: Insn, port: number): void {
   checkIoPermission(c, port, i.opSize);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.Io)) return;
   // A 32-bit IN zero-extends into RAX like any 32-bit register write (SDM Vol. 1 §3.4.1.1).
   writeReg(c, Reg.RAX, i.opSize, 0, c.io.read(port, i.opSize), 0);
 }
 
 function portOut(c: Cpu, i: Insn, port: number): void {
   checkIoPermission(c, port, i.opSize);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.Io)) return;
   c.io.write(port, i.opSize, readReg(c, Reg.RAX, i.opSize, 0));
 }
 

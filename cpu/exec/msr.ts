@@ -5,23 +5,37 @@
  * raises #GP(0) for values it forbids (reserved bits...), before anything
  * changes. In 64-bit mode the upper halves of RCX, RAX and RDX are ignored,
  * and RDMSR clears those of RAX and RDX.
+ *
+ * In VMX non-root operation the MSR-bitmap exit comes after the CPL check
+ * and before the MSR is looked up (SDM Vol. 3C §26.1.1, §26.1.3); a WRMSR
+ * to IA32_BIOS_UPDATE_TRIG (79H) that does not exit loads no microcode
+ * update and passes control to the next instruction (§26.3).
  */
 import type { Cpu } from '../cpu.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
-import type { ExecFn } from '../decode/insn.ts';
+import type { ExecFn, Insn } from '../decode/insn.ts';
 import { fault, Vector } from '../exceptions.ts';
 import { findMsr } from '../msr/index.ts';
 import type { MsrDef } from '../msr/msrDef.ts';
 import { Reg } from '../registers.ts';
+import { Intercept } from '../vmxPort.ts';
 import { wr32 } from './operands.ts';
 
-function msrInEcx(c: Cpu): MsrDef {
+const IA32_BIOS_UPDATE_TRIG = 0x79;
+
+/** #GP(0) at CPL > 0, then in VMX non-root operation the exit check; true when it exited. */
+function privilegedExit(c: Cpu, i: Insn, what: Intercept): boolean {
   if (c.cpl !== 0) fault(Vector.GP, 0);
+  return c.nonRoot && c.vmx!.intercept(c, i, what);
+}
+
+function msrInEcx(c: Cpu): MsrDef {
   const index = c.r[Reg.RCX << 1]!;
   return findMsr(index) ?? c.vmx?.findMsr(index) ?? fault(Vector.GP, 0);
 }
 
-const rdmsr: ExecFn = (c) => {
+const rdmsr: ExecFn = (c, i) => {
+  if (privilegedExit(c, i, Intercept.Rdmsr)) return;
   const lo = msrInEcx(c).read(c);
   const hi = c.opHi;
   wr32(c, Reg.RAX, lo);
@@ -29,7 +43,9 @@ const rdmsr: ExecFn = (c) => {
 };
 
 /** WRMSR is serializing and may change the mode (EFER), so it ends the decoded block. */
-const wrmsr: ExecFn = (c) => {
+const wrmsr: ExecFn = (c, i) => {
+  if (privilegedExit(c, i, Intercept.Wrmsr)) return;
+  if (c.nonRoot && c.r[Reg.RCX << 1] === IA32_BIOS_UPDATE_TRIG) return;
   const m = msrInEcx(c);
   if (!m.write) fault(Vector.GP, 0);
   m.write(c, c.r[Reg.RAX << 1]!, c.r[Reg.RDX << 1]!);

@@ -11,8 +11,14 @@
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn } from '../decode/insn.ts';
 import { Access } from '../memory/access.ts';
+import { Intercept } from '../vmxPort.ts';
 
 const nop: ExecFn = () => {};
+
+/** PAUSE: a NOP, except that in VMX non-root operation it may exit ("PAUSE exiting", PAUSE-loop exiting: SDM Vol. 3C §26.1.3). */
+const pause: ExecFn = (c, i) => {
+  if (c.nonRoot) c.vmx!.intercept(c, i, Intercept.Pause);
+};
 
 /**
  * CLFLUSH/CLFLUSHOPT are checked like a one-byte load (SDM Vol. 2A CLFLUSH:
@@ -42,7 +48,7 @@ export const NOP_OPCODES: OpcodeDef[] = [
   { op: '0F 1E FA', mnemonic: 'endbr64', prefix: 'F3', exec: nop },
   { op: '0F 1E FB', mnemonic: 'endbr32', prefix: 'F3', exec: nop },
   // PAUSE is a spin-loop hint; F3 as a mandatory prefix outscores 90's XCHG/NOP row.
-  { op: '90', mnemonic: 'pause', prefix: 'F3', exec: nop },
+  { op: '90', mnemonic: 'pause', prefix: 'F3', exec: pause },
   // One core runs at a time in program order, so every load and store is already globally
   // ordered: the fences have nothing to wait for. Any rm value is the fence (register form).
   { op: '0F AE /5', mnemonic: 'lfence', operands: 'Rd', prefix: 'NP', exec: nop },

@@ -27,6 +27,7 @@ import { checkIoPermission, portInDx } from './io.ts';
 import { readMem, readReg, writeMem, writeReg } from './operands.ts';
 import { checkCanonical } from '../memory/canonical.ts';
 import { limitCheckedLinear } from '../decode/effectiveAddress.ts';
+import { Intercept } from '../vmxPort.ts';
 
 // ---- addresses and registers at the address size ----------------------------
 
@@ -319,6 +320,25 @@ function row(op: string, mnemonic: string, operands: string, size: string, one: 
   return { op, mnemonic, operands, size, select: (i) => (i.rep === 0 ? one : rep) };
 }
 
+/**
+ * INS/OUTS in VMX non-root operation (SDM Vol. 3C §26.1.1): the
+ * I/O-permission #GP comes first, then the I/O-instruction exit, before
+ * the segment, limit, canonical, alignment and paging checks of the
+ * memory operand and before any iteration. A REP form with rCX = 0 makes
+ * no access, so neither checks nor exits (the SDM is silent on this case).
+ */
+function ioRow(op: string, mnemonic: string, operands: string, size: string, one: ExecFn, step: Step): OpcodeDef {
+  const guard = (exec: ExecFn): ExecFn => (c, i) => {
+    if (c.nonRoot && (i.rep === 0 || readCount(c, i.addrSize) !== 0)) {
+      checkIoPermission(c, portInDx(c), i.opSize);
+      if (c.vmx!.intercept(c, i, Intercept.Io)) return;
+    }
+    exec(c, i);
+  };
+  const single = guard(one), repeated = guard((c, i) => repeat(c, i, step, false));
+  return { op, mnemonic, operands, size, select: (i) => (i.rep === 0 ? single : repeated) };
+}
+
 const lodsStep = once(lods), cmpsStep = once(cmps), scasStep = once(scas), insStep = once(ins), outsStep = once(outs);
 
 // INS/OUTS move at most 32 bits ('z'): REX.W does not make a 64-bit port access.
@@ -333,8 +353,8 @@ export const STRING_OPCODES: OpcodeDef[] = [
   row('AD', 'lods', 'rAX,Xv', 'v', lods, lodsStep),
   row('AE', 'scas', 'AL,Yb', 'b', scas, scasStep, true),
   row('AF', 'scas', 'rAX,Yv', 'v', scas, scasStep, true),
-  row('6C', 'ins', 'Yb,DX', 'b', ins, insStep),
-  row('6D', 'ins', 'Yz,DX', 'z', ins, insStep),
-  row('6E', 'outs', 'DX,Xb', 'b', outs, outsStep),
-  row('6F', 'outs', 'DX,Xz', 'z', outs, outsStep),
+  ioRow('6C', 'ins', 'Yb,DX', 'b', ins, insStep),
+  ioRow('6D', 'ins', 'Yz,DX', 'z', ins, insStep),
+  ioRow('6E', 'outs', 'DX,Xb', 'b', outs, outsStep),
+  ioRow('6F', 'outs', 'DX,Xz', 'z', outs, outsStep),
 ];

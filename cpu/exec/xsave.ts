@@ -24,6 +24,7 @@ import type { ExecFn, Insn } from '../decode/insn.ts';
 import { fault, Vector } from '../exceptions.ts';
 import { XCR0_SUPPORTED, XSAVE_AREA_SIZE } from '../model/cpuidModel.ts';
 import { Reg } from '../registers.ts';
+import { Intercept } from '../vmxPort.ts';
 import { wr16, wr32 } from './operands.ts';
 import { alignedEa, CR0_EM, CR0_TS, MXCSR_MASK, wideName } from './sse.ts';
 
@@ -251,10 +252,14 @@ const xgetbv: ExecFn = (c) => {
  * XSETBV (SDM Vol. 2C): CPL 0 only, ECX = 0 (XCR0), bit 0 (x87) must stay
  * set and no unsupported bit may be set. With x87|SSE the only supported
  * bits, the AVX-needs-SSE rule (XCR0[2:1] = 10b) is covered by the latter.
+ * In VMX non-root operation it always exits (SDM Vol. 3C §26.1.2), after
+ * the #UD and CPL checks and before the operand checks (§26.1.1).
  */
-const xsetbv: ExecFn = (c) => {
+const xsetbv: ExecFn = (c, i) => {
   checkOsxsave(c);
-  if (c.cpl !== 0 || c.r[Reg.RCX << 1] !== 0) fault(Vector.GP, 0);
+  if (c.cpl !== 0) fault(Vector.GP, 0);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.Xsetbv)) return;
+  if (c.r[Reg.RCX << 1] !== 0) fault(Vector.GP, 0);
   const lo = c.r[Reg.RAX << 1]!, hi = c.r[Reg.RDX << 1]!;
   if (hi !== 0 || (lo & ~XCR0_SUPPORTED) !== 0 || (lo & X87) === 0) fault(Vector.GP, 0);
   c.xcr0 = lo;

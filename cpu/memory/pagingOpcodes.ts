@@ -7,6 +7,7 @@ import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import type { ExecFn } from '../decode/insn.ts';
 import { CpuException, fault, Vector } from '../exceptions.ts';
 import { AC, VM } from '../flags.ts';
+import { Intercept } from '../vmxPort.ts';
 import { isCanonical } from './canonical.ts';
 import { invalidatePage, invalidatePcid } from './paging.ts';
 import { CR4_PCIDE } from './pagingUnit.ts';
@@ -16,10 +17,12 @@ const TWO32 = 4294967296;
 /**
  * INVLPG m: CPL 0 only (#GP(0)); no memory is accessed, so no #PF. A
  * non-canonical address in 64-bit mode makes it a NOP, so the address
- * check's #GP/#SS is swallowed here.
+ * check's #GP/#SS is swallowed here. In VMX non-root operation "INVLPG
+ * exiting" makes it exit after the CPL check (SDM Vol. 3C §26.1.3).
  */
 const invlpg: ExecFn = (c, i) => {
   if (c.cpl !== 0) fault(Vector.GP, 0);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.Invlpg)) return;
   let la: number;
   try {
     la = i.ea(c, i);
@@ -38,9 +41,13 @@ const invlpg: ExecFn = (c, i) => {
  * above 3, reserved descriptor bits, a non-canonical address with type 0,
  * or a PCID other than 000H with type 0 or 1 while CR4.PCIDE = 0. The type
  * is checked before the descriptor is read (an order the SDM leaves open).
+ * In VMX non-root operation the VMX unit comes next: "enable INVPCID" = 0
+ * is #UD ahead of every other exception, and the exit ("INVLPG exiting")
+ * follows the CPL check (SDM Vol. 3C §26.3, §26.1.1).
  */
 const invpcid: ExecFn = (c, i) => {
   if (!c.model.has('invpcid') || (c.eflags & VM) !== 0) fault(Vector.UD);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.Invpcid)) return;
   if (c.cpl !== 0) fault(Vector.GP, 0);
   const typeLo = c.r[i.reg << 1]!;
   const typeHi = i.mode === 64 ? c.r[(i.reg << 1) + 1]! : 0;

@@ -5,22 +5,20 @@
  * offset. Writing the TSC adds the same difference to IA32_TSC_ADJUST, and
  * writing IA32_TSC_ADJUST adds its difference to the TSC, so the two stay
  * consistent. Values are exact while they fit in 53 bits.
+ *
+ * In VMX non-root operation RDMSR of the TSC reads it offset and scaled as
+ * RDTSC does, while WRMSR writes the real counter, "without regard to the
+ * TSC offset" (SDM Vol. 3C §26.3 RDMSR, WRMSR; cpu/tsc.ts readSoftwareTsc).
  */
 import type { Cpu } from '../cpu.ts';
 import { localApicOf } from '../devices/apic/registry.ts';
 import { fault, Vector } from '../exceptions.ts';
 import { joinSigned, TWO32 } from '../registers.ts';
-import { readTsc } from '../tsc.ts';
+import { readSoftwareTsc, readTsc } from '../tsc.ts';
 import type { MsrDef } from './msrDef.ts';
 import { loadMsr, storeMsr } from './platformState.ts';
 
 const IA32_TSC_ADJUST = 0x3b;
-
-/** Splits a 64-bit value held as a number into the halves RDMSR returns. */
-function halves(c: Cpu, v: number): number {
-  c.opHi = Math.floor(v / TWO32) | 0;
-  return v | 0;
-}
 
 function tscAdjust(c: Cpu): number {
   const lo = loadMsr(c, IA32_TSC_ADJUST, 0, 0);
@@ -38,7 +36,7 @@ function moveTsc(c: Cpu, delta: number): void {
 const tsc: MsrDef = {
   index: 0x10,
   name: 'IA32_TIME_STAMP_COUNTER',
-  read: (c) => halves(c, readTsc(c)),
+  read: readSoftwareTsc,
   write: (c, lo, hi) => moveTsc(c, joinSigned(lo, hi) - readTsc(c)),
 };
 

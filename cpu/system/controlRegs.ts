@@ -14,6 +14,7 @@ import { readMem, wr32, wr64, writeMem, writeReg } from '../exec/operands.ts';
 import { checkPdptes, pagingStateChanged, writeCr3 } from '../memory/paging.ts';
 import type { CpuModel } from '../model/cpuidModel.ts';
 import { Seg, TWO32 } from '../registers.ts';
+import { Intercept } from '../vmxPort.ts';
 import { AR_L } from './descriptor.ts';
 import { crForm, word16Form } from './operandForms.ts';
 import { requireCpl0 } from './privilege.ts';
@@ -98,33 +99,63 @@ export function writeCr4(c: Cpu, v: number): void {
   if (old !== c.cr4) pagingStateChanged(c);
 }
 
-/** MOV r, CRn: 64 bits in 64-bit mode, else 32 (whatever the operand-size prefix). */
+/**
+ * In VMX non-root operation CR0 and CR4 read through the guest/host mask
+ * and read shadow (SDM Vol. 3C §26.3): bits 31:0 returned, 63:32 in c.opHi.
+ */
+function guestView(c: Cpu, n: number, v: number): number {
+  if (c.nonRoot) return c.vmx!.shadowCr(c, n, v);
+  c.opHi = 0;
+  return v;
+}
+
+/**
+ * The value CLTS, LMSW or MOV to CR0/CR4 (`n`) loads: in VMX operation the
+ * VMX unit keeps the guest/host-masked bits (non-root, §26.3) and raises
+ * #GP(0) for a fixed bit (§24.8). Bits 63:32 in c.opHi.
+ */
+function vmxView(c: Cpu, n: number, lo: number, hi: number): number {
+  if (c.vmx !== null) return c.vmx.loadCr(c, n, lo, hi);
+  c.opHi = hi;
+  return lo;
+}
+
+/**
+ * MOV r, CRn: 64 bits in 64-bit mode, else 32 (whatever the operand-size
+ * prefix). In VMX non-root operation the exit check comes after the CPL
+ * check (SDM Vol. 3C §26.1.1).
+ */
 const movFromCr: ExecFn = (c, i) => {
   requireCpl0(c);
-  let v: number;
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.MovFromCr)) return;
+  let v: number, hi: number;
   switch (i.reg) {
-    case 0: v = c.cr0; break;
-    case 2: v = c.cr2; break;
-    case 3: v = c.cr3; break;
-    case 4: v = c.cr4; break;
-    default: v = readCr8(c); break;
+    case 0: v = guestView(c, 0, c.cr0); hi = c.opHi; break;
+    case 2: v = c.cr2; hi = Math.floor(v / TWO32) | 0; break;
+    case 3: v = c.cr3; hi = Math.floor(v / TWO32) | 0; break;
+    case 4: v = guestView(c, 4, c.cr4); hi = c.opHi; break;
+    default: v = readCr8(c); hi = 0; break;
   }
-  if (i.mode === 64) wr64(c, i.rm, v >>> 0, Math.floor(v / TWO32) | 0);
+  if (i.mode === 64) wr64(c, i.rm, v >>> 0, hi);
   else wr32(c, i.rm, v >>> 0);
 };
 
+/** In VMX non-root operation the exit check comes after the CPL check and before any check of the value (SDM Vol. 3C §26.1.1). */
 const movToCr: ExecFn = (c, i) => {
   const n = i.reg;
   requireCpl0(c);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.MovToCr)) return;
   const lo = c.r[i.rm << 1]!, hi = i.mode === 64 ? c.r[(i.rm << 1) + 1]! : 0;
   switch (n) {
     case 0:
-    case 4:
+    case 4: {
+      const v = vmxView(c, n, lo, hi);
       // Bits 63:32 of CR0 and CR4 are reserved (#GP(0)).
-      if (hi !== 0) fault(Vector.GP, 0);
-      if (n === 0) writeCr0(c, lo >>> 0);
-      else writeCr4(c, lo >>> 0);
+      if (c.opHi !== 0) fault(Vector.GP, 0);
+      if (n === 0) writeCr0(c, v);
+      else writeCr4(c, v);
       break;
+    }
     case 2:
       c.cr2 = (hi | 0) * TWO32 + (lo >>> 0);
       break;
@@ -144,26 +175,35 @@ const movToCr: ExecFn = (c, i) => {
 const VALID_CRS = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 8);
 
 /** CLTS: CR0.TS = 0 (CPL 0). */
-const clts: ExecFn = (c) => {
+const clts: ExecFn = (c, i) => {
   requireCpl0(c);
-  writeCr0(c, c.cr0 & ~CR0_TS);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.Clts)) return;
+  writeCr0(c, vmxView(c, 0, c.cr0 & ~CR0_TS, 0));
 };
 
-/** LMSW: loads CR0[3:0] (PE, MP, EM, TS) from a 16-bit source; it can set PE but never clear it. */
+/**
+ * LMSW: loads CR0[3:0] (PE, MP, EM, TS) from a 16-bit source; it can set
+ * PE but never clear it. In VMX non-root operation the VMX unit reads the
+ * operand for its exit check, so operand faults come first (§26.1.1).
+ */
 const lmsw: ExecFn = (c, i) => {
   requireCpl0(c);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.Lmsw)) return;
   const src = (i.isMem ? readMem(c, i.ea(c, i), 2) : c.r[i.rm << 1]!) & 0xf;
-  writeCr0(c, (c.cr0 & ~0xe) | src | (c.cr0 & CR0_PE));
+  writeCr0(c, vmxView(c, 0, (c.cr0 & ~0xe) | src | (c.cr0 & CR0_PE), 0));
 };
 
 /**
  * SMSW: a memory destination gets CR0[15:0]; a register gets CR0 at the
  * operand size (bits above 15 are "undefined" for r32 in the SDM; Intel
- * cores store CR0[31:0], and zero-extend for r64).
+ * cores store CR0[31:0], and zero-extend for r64). In VMX non-root
+ * operation it reads CR0 through the guest/host mask and read shadow, all
+ * 64 bits for r64 (SDM Vol. 3C §26.3).
  */
 const smsw: ExecFn = (c, i) => {
-  if (i.isMem) writeMem(c, i.ea(c, i), 2, c.cr0 & 0xffff, 0);
-  else writeReg(c, i.rm, i.opSize, 0, c.cr0 | 0, 0);
+  const v = guestView(c, 0, c.cr0);
+  if (i.isMem) writeMem(c, i.ea(c, i), 2, v & 0xffff, 0);
+  else writeReg(c, i.rm, i.opSize, 0, v | 0, c.opHi);
 };
 
 export const CONTROL_REGISTER_OPCODES: OpcodeDef[] = [

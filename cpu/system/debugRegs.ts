@@ -7,6 +7,10 @@
  *
  * DR4 and DR5 alias DR6 and DR7 while CR4.DE = 0; with CR4.DE = 1 they
  * raise #UD. REX.R registers (DR8-15) do not exist: #UD.
+ *
+ * In VMX non-root operation the "MOV-DR exiting" exit comes before every
+ * check of resolve(): it takes priority over the CR4.DE #UD, the CPL #GP
+ * (SDM Vol. 3C §26.1.3, MOV DR) and the general-detect #DB.
  */
 import type { Cpu } from '../cpu.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
@@ -16,6 +20,7 @@ import { wr32, wr64 } from '../exec/operands.ts';
 import { CR4_DE } from './controlRegs.ts';
 import { crForm } from './operandForms.ts';
 import { requireCpl0 } from './privilege.ts';
+import { Intercept } from '../vmxPort.ts';
 
 /** DR6: B0-B3, BD, BS, BT are writable; bits 4-11 and 16-31 read as 1, bit 12 as 0 (§18.2.3). */
 const DR6_WRITABLE = 0xe00f, DR6_ONES = 0xffff0ff0 | 0;
@@ -42,6 +47,7 @@ function resolve(c: Cpu, i: Insn): number {
 }
 
 const movFromDr: ExecFn = (c, i) => {
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.MovDr)) return;
   const n = resolve(c, i);
   const dr = c.sys.dr;
   if (i.mode === 64) wr64(c, i.rm, dr[n * 2]!, dr[n * 2 + 1]!);
@@ -49,6 +55,7 @@ const movFromDr: ExecFn = (c, i) => {
 };
 
 const movToDr: ExecFn = (c, i) => {
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.MovDr)) return;
   const n = resolve(c, i);
   const lo = c.r[i.rm << 1]!, hi = i.mode === 64 ? c.r[(i.rm << 1) + 1]! : 0;
   const dr = c.sys.dr;

@@ -11,6 +11,13 @@
  * interrupt wakes a core from HLT. A core in shutdown leaves it only by
  * INIT; in wait-for-SIPI NMIs and interrupts stay pending. A SIPI that finds
  * the core not waiting for one is dropped.
+ *
+ * In VMX non-root operation the VMX unit arbitrates instead (SDM Vol. 3C
+ * §26.2: events may exit rather than be delivered, and the VMX controls
+ * add exits of their own between instructions): serviceEvents hands the
+ * boundary to VmxUnit.atBoundary, which delivers through takeNmi and
+ * takeInterrupt what reaches the guest. An exception raised in non-root
+ * operation is offered to the unit's exception bitmap first.
  */
 import { Activity, type Cpu } from '../cpu.ts';
 import type { CpuException } from '../exceptions.ts';
@@ -39,12 +46,27 @@ export function canWake(c: Cpu): boolean {
   }
 }
 
-function wake(c: Cpu): void {
-  if (c.activity === Activity.Hlt) c.activity = Activity.Active;
+/** Takes the pending NMI: further NMIs are blocked until IRET, the core leaves HLT (or, in VMX non-root operation, shutdown). */
+export function takeNmi(c: Cpu): void {
+  c.nmiPending = false;
+  c.sys.nmiBlocked = true;
+  c.activity = Activity.Active;
+  deliverEvent(c, NMI_VECTOR, EventKind.Nmi, -1);
+}
+
+/** Acknowledges the interrupt source's interrupt (INTA) and delivers it; the core leaves HLT. */
+export function takeInterrupt(c: Cpu): void {
+  const vector = c.interruptSource!.acknowledge();
+  c.activity = Activity.Active;
+  deliverEvent(c, vector, EventKind.External, -1);
 }
 
 export function serviceEvents(c: Cpu): void {
   c.eventsPending = false;
+  if (c.nonRoot) {
+    c.vmx!.atBoundary(c);
+    return;
+  }
   // INIT stays latched while VMX root operation blocks it (SDM Vol. 3C §24.8); VMXOFF re-checks.
   if (c.initPending && !c.vmx?.blocksInit) {
     c.initPending = false;
@@ -57,19 +79,23 @@ export function serviceEvents(c: Cpu): void {
   }
   c.sipiVector = -1;
   if (c.activity === Activity.Shutdown) return;
-  if (c.nmiPending && !c.sys.nmiBlocked) {
-    c.nmiPending = false;
-    c.sys.nmiBlocked = true;
-    wake(c);
-    deliverEvent(c, NMI_VECTOR, EventKind.Nmi, -1);
-  } else if (interruptReady(c)) {
-    const vector = c.interruptSource!.acknowledge();
-    wake(c);
-    deliverEvent(c, vector, EventKind.External, -1);
-  }
+  if (c.nmiPending && !c.sys.nmiBlocked) takeNmi(c);
+  else if (interruptReady(c)) takeInterrupt(c);
   // An interrupt masked by IF stays pending: checked again at the next block boundary, which an
   // instruction setting IF (STI, POPF, IRET, SYSRET) always ends. A blocked NMI waits for IRET.
   c.eventsPending = c.interruptSource !== null && c.interruptSource.hasInterrupt();
+}
+
+/**
+ * In VMX non-root operation: whether the exception exits instead of being
+ * delivered (the VMX unit decides). An INT3, INTO or INT1 whose exception
+ * exits has not retired: the run loop counted it, the exit uncounts it.
+ */
+function exits(c: Cpu, e: CpuException, kind: EventKind): boolean {
+  if (e.software) c.icount--;
+  const exited = c.vmx!.eventExit(c, e.vector, kind, e.errorCode, -1, 0, 0);
+  if (!exited && e.software) c.icount++;
+  return exited;
 }
 
 /** The run loop's exception hook: delivers the exception or software interrupt through the IDT. */
@@ -80,7 +106,10 @@ export function handleException(c: Cpu, e: CpuException): void {
     kind = k === SoftwareKind.IntN ? EventKind.SoftwareInt
       : k === SoftwareKind.Privileged ? EventKind.PrivilegedSoftware : EventKind.SoftwareException;
   }
-  deliverEvent(c, e.vector, kind, e.errorCode);
+  const exited = c.nonRoot && exits(c, e, kind);
+  // The mark of an IRET that ended NMI blocking concerns only the fault that IRET raised.
+  c.nmiUnblockedAt = -1;
+  if (!exited) deliverEvent(c, e.vector, kind, e.errorCode);
 }
 
 /** Installs exception delivery and event servicing on a core (the machine does this for each core). */

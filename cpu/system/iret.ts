@@ -11,6 +11,13 @@
  * the return to virtual-8086 mode (EFLAGS.VM = 1 at CPL 0 outside IA-32e
  * mode) raises #GP(0), and the task return of NT = 1 outside IA-32e mode
  * raises #TS with the TSS back link (in IA-32e mode NT = 1 is #GP(0)).
+ *
+ * In VMX non-root operation the flag IRET clears may stand for virtual-NMI
+ * blocking, and with "NMI exiting" but not "virtual NMIs" IRET must leave
+ * NMI blocking alone (SDM Vol. 3C §26.3): the VMX unit settles that at the
+ * next boundary (or at the fault IRET raises), which IRET asks for. The
+ * instruction count of an IRET that ended blocking marks a fault it raises
+ * as "NMI unblocking due to IRET" (§28.2.2).
  */
 import type { Cpu } from '../cpu.ts';
 import type { ExecFn } from '../decode/insn.ts';
@@ -101,6 +108,8 @@ function iretProtected(c: Cpu, size: number): void {
 const iret: ExecFn = (c, i) => {
   if (c.sys.nmiBlocked) {
     c.sys.nmiBlocked = false;
+    c.nmiUnblockedAt = c.icount;
+    if (c.nonRoot) c.vmxBoundary = true;
     if (c.nmiPending) c.eventsPending = true;
   }
   if ((c.cr0 & CR0_PE) === 0) iretReal(c, i.opSize);

@@ -5,6 +5,10 @@
  * 64-bit mode; SGDT/SIDT store the full 32-bit base outside 64-bit mode
  * whatever the operand size. LLDT and LTR load from the GDT only, with
  * 16-byte descriptors in IA-32e mode; LTR marks the TSS busy.
+ *
+ * In VMX non-root operation "descriptor-table exiting" makes all eight exit
+ * (SDM Vol. 3C §26.1.3) after their #UD and CPL checks and before their
+ * memory operand is touched (§26.1.1).
  */
 import type { Cpu } from '../cpu.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
@@ -12,6 +16,7 @@ import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import { fault, Vector } from '../exceptions.ts';
 import { readMem, writeMem, writeReg } from '../exec/operands.ts';
 import { isCanonical } from '../memory/canonical.ts';
+import { Intercept } from '../vmxPort.ts';
 import { AR_UNUSABLE, Descriptor, selectorError, SysType } from './descriptor.ts';
 import { isNullSelector, markBusy, readDescriptor, readDescriptor16 } from './descriptorTable.ts';
 import { inLongMode } from './mode.ts';
@@ -29,6 +34,7 @@ function baseAddress(i: Insn, la: number): number {
 /** LGDT/LIDT (CPL 0): reads the 2-byte limit and the base that follows it. */
 function loadTableRegister(c: Cpu, i: Insn, idt: boolean): void {
   requireCpl0(c);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.DescriptorTable)) return;
   const la = i.ea(c, i);
   const limit = readMem(c, la, 2);
   let base: number;
@@ -52,6 +58,7 @@ const lgdt: ExecFn = (c, i) => loadTableRegister(c, i, false);
 const lidt: ExecFn = (c, i) => loadTableRegister(c, i, true);
 
 function storePseudoDescriptor(c: Cpu, i: Insn, limit: number, base: number): void {
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.DescriptorTable)) return;
   const la = i.ea(c, i);
   if (i.mode === 64) {
     const lo = splitAddress(c, base);
@@ -90,6 +97,7 @@ function readSystemDescriptor(c: Cpu, sel: number): Descriptor {
 const lldt: ExecFn = (c, i) => {
   requireProtectedMode(c);
   requireCpl0(c);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.DescriptorTable)) return;
   const sel = selectorOperand(c, i);
   if (isNullSelector(sel)) {
     c.sys.ldtrSel = sel;
@@ -113,6 +121,7 @@ const lldt: ExecFn = (c, i) => {
 const ltr: ExecFn = (c, i) => {
   requireProtectedMode(c);
   requireCpl0(c);
+  if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.DescriptorTable)) return;
   const sel = selectorOperand(c, i);
   if (isNullSelector(sel)) fault(Vector.GP, 0);
   const d = readSystemDescriptor(c, sel);
@@ -131,6 +140,7 @@ const ltr: ExecFn = (c, i) => {
 function storeSelector(get: (c: Cpu) => number): ExecFn {
   return (c, i) => {
     requireProtectedMode(c);
+    if (c.nonRoot && c.vmx!.intercept(c, i, Intercept.DescriptorTable)) return;
     if (i.isMem) writeMem(c, i.ea(c, i), 2, get(c), 0);
     else writeReg(c, i.rm, i.opSize, 0, get(c), 0);
   };

@@ -21,6 +21,7 @@ import { updateMode } from '../../cpu/system/mode.ts';
 import { DEFAULT_VMX_MODEL, VMCS_REVISION_ID } from '../../vmx/model/presets.ts';
 import { VmxModel, type VmxFeatures } from '../../vmx/model/vmxModel.ts';
 import { controlMask, type ControlGroup, type ControlKey } from '../../vmx/model/controls.ts';
+import { attachSystem } from '../../cpu/system/events.ts';
 import { nativeHandlerAddress } from '../../vmx/transition/nativeHandlers.ts';
 import type { TransitionRecord } from '../../vmx/transition/transitionRecord.ts';
 import { vmEntry } from '../../vmx/transition/vmEntry.ts';
@@ -59,10 +60,22 @@ export interface HarnessOptions {
   /** Fields to write after the defaults and before VMLAUNCH. */
   fields?: Partial<Record<FieldName, bigint | number>>;
   onExit?: ExitHandler;
+  /**
+   * VM-entry control "IA-32e mode guest" (default true). false: a 32-bit
+   * protected-mode guest (assembled as 32-bit code, CS a 32-bit code
+   * segment) with the host's CR0/CR4, so PAE paging through GUEST_CR3.
+   */
+  ia32eModeGuest?: boolean;
+  /**
+   * Exceptions and events are delivered as on the machine (cpu/system/events.ts
+   * attachSystem), so they can exit (exception bitmap, triple fault); by
+   * default an exception stops the run, as on a bare test core.
+   */
+  events?: boolean;
 }
 
 /** Guest segment access rights (VMX format, SDM Vol. 3C §25.4.1): 64-bit code, data, busy TSS. */
-const CODE64 = 0xa09b, DATA = 0xc093, TSS = 0x8b, UNUSABLE = 0x10000;
+const CODE64 = 0xa09b, CODE32 = 0xc09b, DATA = 0xc093, TSS = 0x8b, UNUSABLE = 0x10000;
 
 export class VmxHarness {
   readonly exits: Exit[] = [];
@@ -75,12 +88,9 @@ export class VmxHarness {
 
   /** A core in VMX root operation with a launched-ready VMCS for `guest` (64-bit assembly at GUEST_CODE). */
   static async create(guest: string, o: HarnessOptions = {}): Promise<VmxHarness> {
-    const t = makeCore(64, MEMORY);
-    t.cpu.model = CPU_VMX;
-    const model = new VmxModel(o.features ?? DEFAULT_VMX_MODEL, { cr4Settable: cr4Settable(CPU_VMX), vmcsHighestIndex: 0x1d });
-    const core = new VmxCore(model);
-    t.cpu.vmx = core;
-    t.phys.load(GUEST_CODE, await asm(guest, 64, GUEST_CODE));
+    const { t, core, model } = vmxTestCore(o);
+    const ia32e = o.ia32eModeGuest ?? true;
+    t.phys.load(GUEST_CODE, await asm(guest, ia32e ? 64 : 32, GUEST_CODE));
     // Root software's part of §24.7: CR0.NE, CR4.VMXE, IA32_FEATURE_CONTROL, real page tables.
     t.cpu.cr0 = (t.cpu.cr0 | 0x20) >>> 0;
     t.cpu.cr4 |= 0x2000;
@@ -93,7 +103,7 @@ export class VmxHarness {
     h.check('VMXON', () => vmxon(core, t.cpu, VMXON_REGION));
     h.check('VMCLEAR', () => vmclear(core, t.cpu, VMCS_REGION));
     h.check('VMPTRLD', () => vmptrld(core, t.cpu, VMCS_REGION));
-    h.writeDefaults(model, o.controls ?? {});
+    h.writeDefaults(model, o.controls ?? {}, ia32e);
     for (const [name, value] of Object.entries(o.fields ?? {})) h.write(name as FieldName, value);
     core.registerNative(nativeHandlerAddress(0), (c) => h.handle(c));
     core.onTransition = (r) => h.trace.push(r);
@@ -120,8 +130,14 @@ export class VmxHarness {
   }
 
   /** The host state of this core as it is now, the guest state of a flat 64-bit guest, and the controls. */
-  private writeDefaults(model: VmxModel, controls: NonNullable<HarnessOptions['controls']>): void {
+  private writeDefaults(model: VmxModel, requested: NonNullable<HarnessOptions['controls']>, ia32e: boolean): void {
     const c = this.t.cpu;
+    // A copy: the caller's options may serve another harness.
+    const controls = {
+      ...requested,
+      exit: [...(requested.exit ?? []), 'hostAddressSpaceSize' as const],
+      entry: [...(requested.entry ?? []), ...(ia32e ? ['ia32eModeGuest' as const] : [])],
+    };
     const ctl = (g: ControlGroup, field: FieldName): void => {
       const keys = (controls[g] ?? []) as readonly ControlKey<typeof g>[];
       this.write(field, (model.allowedSettings(g).mustBe1 | controlMask(g, keys)) >>> 0);
@@ -129,8 +145,6 @@ export class VmxHarness {
     ctl('pin', 'pinBasedVmExecutionControls');
     ctl('proc', 'primaryProcessorBasedVmExecutionControls');
     if (controls.proc2) ctl('proc2', 'secondaryProcessorBasedVmExecutionControls');
-    controls.exit = [...(controls.exit ?? []), 'hostAddressSpaceSize'];
-    controls.entry = [...(controls.entry ?? []), 'ia32eModeGuest'];
     ctl('exit', 'vmExitControls');
     ctl('entry', 'vmEntryControls');
     this.write('vmcsLinkPointer', -1n);
@@ -151,7 +165,7 @@ export class VmxHarness {
     for (const s of ['Es', 'Cs', 'Ss', 'Ds', 'Fs', 'Gs'] as const) {
       this.write(`guest${s}Selector`, s === 'Cs' ? 0x08 : 0x10);
       this.write(`guest${s}Limit`, 0xffffffff);
-      this.write(`guest${s}AccessRights`, s === 'Cs' ? CODE64 : DATA);
+      this.write(`guest${s}AccessRights`, s === 'Cs' ? (ia32e ? CODE64 : CODE32) : DATA);
     }
     this.write('guestLdtrAccessRights', UNUSABLE);
     this.write('guestTrSelector', 0x18);
@@ -167,6 +181,9 @@ export class VmxHarness {
   /** VMLAUNCH, then runs the core until the handler stops it, it halts in root, or `max` instructions retire. */
   launch(max = 1_000_000): StopReason {
     vmEntry(this.core, this.t.cpu, true);
+    // VMLAUNCH retires as one instruction, as a native handler's VM entry does (VmxCore.runNative):
+    // the guest's first instruction comes one tick after the entry's record (transitionRecord.ts GuestClock).
+    this.t.cpu.icount++;
     if (!this.t.cpu.nonRoot && this.t.cpu.rip !== nativeHandlerAddress(0)) {
       const f = this.core.lastFailedCheck;
       throw new Error(`VMLAUNCH failed: ${(this.t.flags() & 1) !== 0 ? 'VMfailInvalid' : `VMfailValid(${this.read('vmInstructionError')})`}` +
@@ -201,4 +218,88 @@ export class VmxHarness {
   reg(name: Parameters<TestCore['reg']>[0]): bigint {
     return this.t.reg(name);
   }
+}
+
+/** DEFAULT_VMX_MODEL with the `extra` controls supported too (tests of controls not yet in the default model). */
+export function modelWith(extra: HarnessOptions['controls'] & object): VmxFeatures {
+  const d = DEFAULT_VMX_MODEL.controls;
+  return {
+    ...DEFAULT_VMX_MODEL,
+    controls: {
+      pin: [...d.pin, ...(extra.pin ?? [])],
+      proc: [...d.proc, ...(extra.proc ?? [])],
+      proc2: [...d.proc2, ...(extra.proc2 ?? [])],
+      exit: [...d.exit, ...(extra.exit ?? [])],
+      entry: [...d.entry, ...(extra.entry ?? [])],
+    },
+  };
+}
+
+/** Guest CS and SS at CPL 3 (RPL = DPL = 3, 64-bit code; SDM Vol. 3C §27.3.1.2), for exits that privilege faults pre-empt. */
+export const CPL3_FIELDS = {
+  guestCsSelector: 0x0b, guestCsAccessRights: 0xa0fb, guestSsSelector: 0x13, guestSsAccessRights: 0xc0f3,
+} as const satisfies HarnessOptions['fields'];
+
+/** An exit with its VM-exit instruction-information field (SDM Vol. 3C §28.2.5). */
+export interface InformedExit extends Exit {
+  information: bigint;
+}
+
+/**
+ * Runs `guest` until its first VM exit, which stops the run, or `max`
+ * instructions: the exit (with its instruction information) if there was
+ * one, and why the run stopped (an exception no exit took, say).
+ */
+export async function firstExit(guest: string, o: HarnessOptions & { max?: number; before?: (h: VmxHarness) => void } = {}):
+  Promise<{ h: VmxHarness; exit: InformedExit | undefined; stop: StopReason }> {
+  let exit: InformedExit | undefined;
+  const h = await VmxHarness.create(guest, {
+    ...o,
+    onExit: (e, hh) => {
+      exit = { ...e, information: hh.read('vmExitInstructionInformation') };
+      return 'stop';
+    },
+  });
+  o.before?.(h);
+  const stop = h.launch(o.max ?? 100_000);
+  return { h, exit, stop };
+}
+
+/** Controls, fields, guest registers and extra guest CR4 bits of a controlledExit run. */
+export interface ControlledRun {
+  proc?: ControlKey<'proc'>[];
+  proc2?: ControlKey<'proc2'>[];
+  fields?: HarnessOptions['fields'];
+  regs?: Partial<Record<Parameters<TestCore['setReg']>[0], bigint>>;
+  cr4?: number;
+}
+
+/**
+ * Runs `guest`, then CPUID, on model `features` to its first exit, with
+ * secondary controls and MSR bitmaps on (a clear bitmap at SCRATCH: RDMSR
+ * and WRMSR run) plus the controls of `r`; `setup` runs before VMLAUNCH.
+ */
+export function controlledExit(guest: string, features: VmxFeatures, r: ControlledRun = {}, setup?: (h: VmxHarness) => void):
+  ReturnType<typeof firstExit> {
+  return firstExit(`${guest}\ncpuid`, {
+    features,
+    controls: { proc: ['activateSecondaryControls', 'useMsrBitmaps', ...(r.proc ?? [])], proc2: r.proc2 ?? [] },
+    fields: { msrBitmapsAddress: SCRATCH, ...r.fields },
+    before: (h) => {
+      setup?.(h);
+      for (const [name, v] of Object.entries(r.regs ?? {})) h.t.setReg(name as Parameters<TestCore['setReg']>[0], v);
+      if (r.cr4) h.write('guestCr4', h.t.cpu.cr4 | r.cr4);
+    },
+  });
+}
+
+/** A 64-bit core with a VMX unit of model `o.features` (default DEFAULT_VMX_MODEL): the harness's and the asm driver's machine. */
+export function vmxTestCore(o: Pick<HarnessOptions, 'features' | 'events'>): { t: TestCore; core: VmxCore; model: VmxModel } {
+  const t = makeCore(64, MEMORY);
+  t.cpu.model = CPU_VMX;
+  const model = new VmxModel(o.features ?? DEFAULT_VMX_MODEL, { cr4Settable: cr4Settable(CPU_VMX) });
+  const core = new VmxCore(model);
+  t.cpu.vmx = core;
+  if (o.events) attachSystem(t.cpu);
+  return { t, core, model };
 }

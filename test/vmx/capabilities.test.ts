@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { controlMask, type ControlGroup, type ControlKey } from '../../vmx/model/controls.ts';
-import { DEFAULT_VMX_MODEL, FULL_VMX_MODEL } from '../../vmx/model/presets.ts';
+import { DEFAULT_VMX_MODEL, FULL_VMX_MODEL, MINIMAL_VMX_MODEL } from '../../vmx/model/presets.ts';
 import { VMX_MSR, VmxModel, type VmxFeatures } from '../../vmx/model/vmxModel.ts';
 
 /** CR4 bits of the default CPU model with VMX on: TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT VMXE PCIDE OSXSAVE SMEP SMAP. */
@@ -17,6 +17,7 @@ const B = (...bits: number[]): bigint => bits.reduce((m, b) => m | (1n << BigInt
 const range = (lo: number, hi: number): number[] => Array.from({ length: hi - lo + 1 }, (_, k) => lo + k);
 const full = new VmxModel(FULL_VMX_MODEL, INPUTS);
 const dflt = new VmxModel(DEFAULT_VMX_MODEL, INPUTS);
+const min = new VmxModel(MINIMAL_VMX_MODEL, INPUTS);
 
 function value(m: VmxModel, index: number): bigint {
   const v = m.read(index);
@@ -93,8 +94,11 @@ describe('IA32_VMX_BASIC (SDM Vol. 3C Appendix A.1)', () => {
     expect(v & B(31, 48, 49, 56)).toBe(0n);
     expect((v >> 50n) & 0xfn).toBe(6n);
   });
-  it('DEFAULT: no INS/OUTS information, no TRUE MSRs', () => {
-    expect(value(dflt, VMX_MSR.BASIC)).toBe(1n | (4096n << 32n) | (6n << 50n));
+  it('MINIMAL: no INS/OUTS information, no TRUE MSRs', () => {
+    expect(value(min, VMX_MSR.BASIC)).toBe(1n | (4096n << 32n) | (6n << 50n));
+  });
+  it('DEFAULT: INS/OUTS information (bit 54) and the TRUE MSRs (bit 55)', () => {
+    expect(value(dflt, VMX_MSR.BASIC)).toBe(1n | (4096n << 32n) | (6n << 50n) | B(54, 55));
   });
   it('bit 56 follows its switch', () => {
     const m = new VmxModel(variant(FULL_VMX_MODEL, { entryErrorCodeAnyVector: true }), INPUTS);
@@ -109,7 +113,7 @@ describe('control MSRs: default1 class (SDM Vol. 3C Appendix A.2)', () => {
     ['EXIT (A.4.1)', VMX_MSR.EXIT_CTLS, EXIT_DEFAULT1],
     ['ENTRY (A.5)', VMX_MSR.ENTRY_CTLS, ENTRY_DEFAULT1],
   ])('%s non-TRUE MSR reports exactly the default1 bits as must-be-1 (both models)', (_n, index, d1) => {
-    for (const m of [full, dflt]) {
+    for (const m of [full, dflt, min]) {
       expect(lo(value(m, index))).toBe(d1);
       expect(hi(value(m, index)) & d1).toBe(d1);
     }
@@ -119,22 +123,50 @@ describe('control MSRs: default1 class (SDM Vol. 3C Appendix A.2)', () => {
   });
 });
 
-describe('DEFAULT_VMX_MODEL: what is built, nothing more (issue 4)', () => {
-  it('allowed-1 settings are the default1 bits plus the built controls', () => {
-    expect(value(dflt, VMX_MSR.PINBASED_CTLS)).toBe((PIN_DEFAULT1 << 32n) | PIN_DEFAULT1);
-    // HLT exiting (bit 7).
-    expect(value(dflt, VMX_MSR.PROCBASED_CTLS)).toBe(((PROC_DEFAULT1 | B(7)) << 32n) | PROC_DEFAULT1);
-    // Host address-space size (9), save/load IA32_PAT (18, 19), save/load IA32_EFER (20, 21).
-    expect(value(dflt, VMX_MSR.EXIT_CTLS)).toBe(((EXIT_DEFAULT1 | B(9, 18, 19, 20, 21)) << 32n) | EXIT_DEFAULT1);
-    // IA-32e mode guest (9), load IA32_PAT (14), load IA32_EFER (15).
-    expect(value(dflt, VMX_MSR.ENTRY_CTLS)).toBe(((ENTRY_DEFAULT1 | B(9, 14, 15)) << 32n) | ENTRY_DEFAULT1);
+describe('MINIMAL_VMX_MODEL: a 64-bit host, IA-32e guests, nothing optional', () => {
+  it('allowed-1 settings are the default1 bits plus host address-space size (exit 9) and IA-32e mode guest (entry 9)', () => {
+    expect(value(min, VMX_MSR.PINBASED_CTLS)).toBe((PIN_DEFAULT1 << 32n) | PIN_DEFAULT1);
+    expect(value(min, VMX_MSR.PROCBASED_CTLS)).toBe((PROC_DEFAULT1 << 32n) | PROC_DEFAULT1);
+    expect(value(min, VMX_MSR.EXIT_CTLS)).toBe(((EXIT_DEFAULT1 | B(9)) << 32n) | EXIT_DEFAULT1);
+    expect(value(min, VMX_MSR.ENTRY_CTLS)).toBe(((ENTRY_DEFAULT1 | B(9)) << 32n) | ENTRY_DEFAULT1);
   });
   it('PROCBASED_CTLS2, EPT_VPID_CAP, the TRUE MSRs and VMFUNC do not exist (A.3.3, A.10, A.1, A.11)', () => {
-    for (const index of [0x48b, 0x48c, 0x48d, 0x48e, 0x48f, 0x490, 0x491]) expect(dflt.read(index)).toBeUndefined();
-    expect([...dflt.all().keys()].sort((a, b) => a - b)).toEqual(range(0x480, 0x48a));
+    for (const index of [0x48b, 0x48c, 0x48d, 0x48e, 0x48f, 0x490, 0x491]) expect(min.read(index)).toBeUndefined();
+    expect([...min.all().keys()].sort((a, b) => a - b)).toEqual(range(0x480, 0x48a));
   });
   it('MISC: rate only; no activity state but active, no CR3 targets, no VMWRITE to read-only fields', () => {
-    expect(value(dflt, VMX_MSR.MISC)).toBe(5n);
+    expect(value(min, VMX_MSR.MISC)).toBe(5n);
+  });
+});
+
+describe('DEFAULT_VMX_MODEL: what is built, nothing more (issue 4)', () => {
+  it('PINBASED: external-interrupt (0), NMI exiting (3), virtual NMIs (5), preemption timer (6); no posted interrupts (7)', () => {
+    expect(value(dflt, VMX_MSR.PINBASED_CTLS)).toBe(((PIN_DEFAULT1 | B(0, 3, 5, 6)) << 32n) | PIN_DEFAULT1);
+  });
+  it('PROCBASED: every primary control but the TPR shadow (21) and tertiary controls (17)', () => {
+    const built = B(2, 3, 7, 9, 10, 11, 12, 15, 16, 19, 20, 22, 23, 24, 25, 27, 28, 29, 30, 31);
+    expect(value(dflt, VMX_MSR.PROCBASED_CTLS)).toBe(((PROC_DEFAULT1 | built) << 32n) | PROC_DEFAULT1);
+  });
+  it('PROCBASED_CTLS2: descriptor-table exiting, RDTSCP, WBINVD, PLE, RDRAND, INVPCID, VMCS shadowing, RDSEED, TSC scaling; no EPT, VPID, UG, APICv, VMFUNC', () => {
+    expect(value(dflt, VMX_MSR.PROCBASED_CTLS2)).toBe(B(2, 3, 6, 10, 11, 12, 14, 16, 25) << 32n);
+  });
+  it('EXIT: save debug controls, host address-space size, acknowledge interrupt, PAT, EFER, save preemption timer (2, 9, 15, 18-22)', () => {
+    expect(value(dflt, VMX_MSR.EXIT_CTLS)).toBe(((EXIT_DEFAULT1 | B(9, 15, 18, 19, 20, 21, 22)) << 32n) | EXIT_DEFAULT1);
+  });
+  it('ENTRY: load debug controls, IA-32e mode guest, load PAT, load EFER (2, 9, 14, 15)', () => {
+    expect(value(dflt, VMX_MSR.ENTRY_CTLS)).toBe(((ENTRY_DEFAULT1 | B(9, 14, 15)) << 32n) | ENTRY_DEFAULT1);
+  });
+  it('TRUE MSRs free CR3-load/store exiting (15, 16) and save/load debug controls (2)', () => {
+    expect(lo(value(dflt, VMX_MSR.TRUE_PROCBASED_CTLS))).toBe(PROC_DEFAULT1 & ~B(15, 16));
+    expect(lo(value(dflt, VMX_MSR.TRUE_EXIT_CTLS))).toBe(EXIT_DEFAULT1 & ~B(2));
+    expect(lo(value(dflt, VMX_MSR.TRUE_ENTRY_CTLS))).toBe(ENTRY_DEFAULT1 & ~B(2));
+  });
+  it('EPT_VPID_CAP and VMFUNC do not exist (A.10, A.11)', () => {
+    expect(dflt.read(0x48c)).toBeUndefined();
+    expect(dflt.read(0x491)).toBeUndefined();
+  });
+  it('MISC: rate 5, activity states HLT/shutdown/wait-for-SIPI (6-8), 4 CR3 targets (24:16), VMWRITE to any field (29)', () => {
+    expect(value(dflt, VMX_MSR.MISC)).toBe(5n | B(6, 7, 8) | (4n << 16n) | B(29));
   });
 });
 
@@ -179,7 +211,7 @@ describe('TRUE control MSRs (SDM Vol. 3C Appendix A.3.1, A.3.2, A.4.1, A.5)', ()
   });
   it('allowedSettings follows the TRUE MSRs when they exist, the non-TRUE ones otherwise', () => {
     expect(full.allowedSettings('proc')).toEqual({ mustBe1: 0x04006172, mayBe1: 0xfff9fffe });
-    expect(dflt.allowedSettings('proc')).toEqual({ mustBe1: 0x0401e172, mayBe1: 0x0401e1f2 });
+    expect(min.allowedSettings('proc')).toEqual({ mustBe1: 0x0401e172, mayBe1: 0x0401e172 });
     expect(full.allowedSettings('proc2').mustBe1).toBe(0);
   });
   it('trueAllowed0 without true controls is refused', () => {
@@ -297,8 +329,9 @@ describe('supports()', () => {
     expect(full.supports('proc2', 'vmcsShadowing')).toBe(true);
     expect(full.supports('proc', 'activateTertiaryControls')).toBe(false);
     expect(dflt.supports('proc', 'hltExiting')).toBe(true);
-    expect(dflt.supports('proc', 'rdtscExiting')).toBe(false);
-    expect(dflt.supports('proc', 'cr3LoadExiting')).toBe(true); // default1: architecturally always allowed-1
-    expect(dflt.supports('exit', 'saveDebugControls')).toBe(true);
+    expect(dflt.supports('proc', 'useTprShadow')).toBe(false);
+    expect(min.supports('proc', 'hltExiting')).toBe(false);
+    expect(min.supports('proc', 'cr3LoadExiting')).toBe(true); // default1: architecturally always allowed-1
+    expect(min.supports('exit', 'saveDebugControls')).toBe(true);
   });
 });

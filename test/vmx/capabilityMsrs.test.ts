@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CPU_MODEL } from '../../cpu/model/cpuidModel.ts';
 import { cr4Settable } from '../../cpu/system/controlRegs.ts';
-import { DEFAULT_VMX_MODEL, FULL_VMX_MODEL } from '../../vmx/model/presets.ts';
+import { FULL_VMX_MODEL, MINIMAL_VMX_MODEL } from '../../vmx/model/presets.ts';
 import { VMX_MSR, VmxModel, type VmxFeatures } from '../../vmx/model/vmxModel.ts';
 import { VmxCore } from '../../vmx/unit/vmxCore.ts';
 import { vmcsEnumHighestIndex } from '../../vmx/vmcs/fields.ts';
@@ -35,7 +35,7 @@ describe('VMX capability MSRs through RDMSR (SDM Vol. 3C Appendix A)', () => {
   }
 
   it('an MSR the model does not have raises #GP(0): PROCBASED_CTLS2 without secondary controls (A.3.3)', async () => {
-    const t = await rdmsr(VMX_MSR.PROCBASED_CTLS2, model(DEFAULT_VMX_MODEL));
+    const t = await rdmsr(VMX_MSR.PROCBASED_CTLS2, model(MINIMAL_VMX_MODEL));
     expect(t.stop).toMatchObject({ kind: 'exception', vector: 13, errorCode: 0 });
   });
 

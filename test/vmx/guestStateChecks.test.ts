@@ -43,7 +43,7 @@ function get(v: VmcsImage, f: Field): bigint {
 }
 
 const ctxWithLink = (revision: number): GuestCheckContext =>
-  ({ physAddrBits: 46, hostInIa32eMode: true, readLinkRevision: () => revision });
+  ({ physAddrBits: 46, hostInIa32eMode: true, readLinkRevision: () => revision, currentVmcs: 0x7000 });
 const CTX = ctxWithLink(REVISION);
 
 const SEGS = ['Cs', 'Ss', 'Ds', 'Es', 'Fs', 'Gs'] as const;
@@ -263,6 +263,7 @@ const CASES: readonly Case[] = [
   c64('vmcsLinkPointerShadowIndicator', 'shadow-VMCS indicator 0 with "VMCS shadowing" 1', all(
     value('primaryProcessorBasedVmExecutionControls', BigInt(ACTIVATE_SECONDARY)),
     value('secondaryProcessorBasedVmExecutionControls', BigInt(SHADOWING)), value('vmcsLinkPointer', 0x5000n))),
+  c64('vmcsLinkPointerNotCurrentVmcs', 'link pointer equal to the current-VMCS pointer (7000H)', value('vmcsLinkPointer', 0x7000n)),
 ];
 
 const firstFailure = (v: VmcsImage, m = model, ctx = CTX): string | null => checkGuestState(v, m, ctx)?.check ?? null;

@@ -13,12 +13,15 @@ import { mapIdentity } from '../../cpu/memory/identityMap.ts';
 import { DEFAULT_CPU_MODEL } from '../../cpu/model/cpuidModel.ts';
 import { storeMsr } from '../../cpu/msr/platformState.ts';
 import { cr4Settable } from '../../cpu/system/controlRegs.ts';
-import { DEFAULT_VMX_MODEL, FULL_VMX_MODEL, VMCS_REVISION_ID } from '../../vmx/model/presets.ts';
-import { VmxModel, type VmxFeatures } from '../../vmx/model/vmxModel.ts';
+import { DEFAULT_VMX_MODEL, FULL_VMX_MODEL, MINIMAL_VMX_MODEL, VMCS_REVISION_ID } from '../../vmx/model/presets.ts';
+import { VMX_MSR, VmxModel, type VmxFeatures } from '../../vmx/model/vmxModel.ts';
+import { vmcsEnumIndex } from '../../vmx/model/fieldSupport.ts';
+import { vmread } from '../../vmx/unit/vmcsAccess.ts';
+import { vmptrld } from '../../vmx/unit/vmcsPointer.ts';
 import { VmxCore } from '../../vmx/unit/vmxCore.ts';
 import { vmxon } from '../../vmx/unit/vmxOperation.ts';
 import { VMCS_FIELDS } from '../../vmx/vmcs/fields.ts';
-import { runAsm, type RegInputs, type TestCore } from '../support/machine.ts';
+import { makeCore, runAsm, type RegInputs, type TestCore } from '../support/machine.ts';
 
 const CPU_VMX = DEFAULT_CPU_MODEL.with({ features: { vmx: true } });
 const INPUTS = { cr4Settable: cr4Settable(CPU_VMX), vmcsHighestIndex: 0x1d };
@@ -263,7 +266,7 @@ describe('VMPTRLD—Load Pointer to Virtual-Machine Control Structure / VMPTRST'
 
   it('shadow-VMCS indicator set: VMfail(11) without "VMCS shadowing", VMsucceed with it (§25.10)', async () => {
     const shadow = (t: TestCore): void => t.phys.writeSized(VMCS_B, 4, (VMCS_REVISION_ID | 0x80000000) | 0);
-    const t = await run(`${ON_A}\n${ptr(VMCS_B)}\nvmptrld [rbp]\n${readError('rbx')}`, { setup: shadow });
+    const t = await run(`${ON_A}\n${ptr(VMCS_B)}\nvmptrld [rbp]\n${readError('rbx')}`, { features: MINIMAL_VMX_MODEL, setup: shadow });
     expect(arith(t, 'r15')).toBe(ZF);
     expect(t.reg('rbx')).toBe(11n);
     const ok = await run(`${ON}\n${ptr(VMCS_B)}\nvmptrld [rbp]\npushfq\npop r8\nvmptrst [rbp]`, { features: FULL_VMX_MODEL, setup: shadow });
@@ -315,7 +318,7 @@ describe('VMREAD / VMWRITE (§25.11.2)', () => {
   }
 
   it('VMWRITE to a VM-exit information field: VMfailValid(13) without IA32_VMX_MISC bit 29', async () => {
-    const t = await run(`${ON_A}\nmov eax, ${ENC.exitReason}\nmov ebx, 5\nvmwrite rax, rbx\n${readError('rbx')}`);
+    const t = await run(`${ON_A}\nmov eax, ${ENC.exitReason}\nmov ebx, 5\nvmwrite rax, rbx\n${readError('rbx')}`, { features: MINIMAL_VMX_MODEL });
     expect(arith(t, 'r15')).toBe(ZF);
     expect(t.reg('rbx')).toBe(13n);
   });
@@ -437,5 +440,82 @@ describe('VMX instructions not built yet', () => {
     });
   }
   it.todo('INVEPT/INVVPID: VMfail(28)');
-  it.todo('VMREAD/VMWRITE: VMfailValid(12) for fields whose feature the model lacks');
+});
+
+describe('VMREAD/VMWRITE of fields the model lacks (Appendix B "exists only on processors that support ..."; §31.4 error 12)', () => {
+  /** Appendix B encodings of fields that exist only with a feature MINIMAL_VMX_MODEL lacks. */
+  const lacking: [string, number][] = [
+    ['VPID (enable VPID)', 0x0000], ['EPT pointer (enable EPT)', 0x201a], ['EPT pointer, high access', 0x201b],
+    ['VMREAD-bitmap address (VMCS shadowing)', 0x2026], ['TSC multiplier (use TSC scaling)', 0x2032],
+    ['secondary processor-based controls (activate secondary controls)', 0x401e],
+    ['VMX-preemption timer value (activate VMX-preemption timer)', 0x482e],
+    ['guest IA32_PERF_GLOBAL_CTRL (VM-entry load IA32_PERF_GLOBAL_CTRL)', 0x2808],
+    ['host IA32_PERF_GLOBAL_CTRL (VM-exit load IA32_PERF_GLOBAL_CTRL)', 0x2c04],
+  ];
+  for (const [what, enc] of lacking) {
+    it(`${what}: VMfailValid(12) for VMWRITE and VMREAD, destination unchanged`, async () => {
+      const t = await run(`${ON_A}\nmov eax, ${enc}\nvmwrite rax, rbx\n${readError('rbx')}\nmov eax, ${enc}\nmov rcx, 3\nvmread rcx, rax\npushfq\npop r8`,
+        { features: MINIMAL_VMX_MODEL });
+      halted(t);
+      expect(arith(t, 'r15')).toBe(ZF);
+      expect(t.reg('rbx')).toBe(12n);
+      expect(arith(t, 'r8')).toBe(ZF);
+      expect(t.reg('rcx')).toBe(3n);
+    });
+  }
+
+  it('the same fields are read and written on a model with the features (FULL_VMX_MODEL)', async () => {
+    const t = await run(`${ON_A}\nmov eax, 0x201a\nmov rbx, 0x1234505e\nvmwrite rax, rbx\nvmread rcx, rax\nmov eax, 0x401e\nmov ebx, 2\nvmwrite rax, rbx\nvmread rdx, rax\npushfq\npop r8`,
+      { features: FULL_VMX_MODEL });
+    expect(arith(t, 'r8')).toBe(0);
+    expect(t.reg('rcx')).toBe(0x1234505en);
+    expect(t.reg('rdx')).toBe(2n);
+  });
+
+  it('guest IA32_PAT exists with "save IA32_PAT" alone, host IA32_PAT only with VM-exit "load IA32_PAT" (Appendix B.2.3, B.2.4)', async () => {
+    const d = DEFAULT_VMX_MODEL;
+    const saveOnly: VmxFeatures = { ...d, controls: { ...d.controls, exit: ['hostAddressSpaceSize', 'savePat'], entry: ['ia32eModeGuest'] } };
+    const t = await run(`${ON_A}\nmov eax, 0x2804\nvmwrite rax, rbx\npushfq\npop r8\nmov eax, 0x2c00\nvmwrite rax, rbx\n${readError('rbx')}`, { features: saveOnly });
+    expect(arith(t, 'r8')).toBe(0);
+    expect(arith(t, 'r15')).toBe(ZF);
+    expect(t.reg('rbx')).toBe(12n);
+  });
+
+  it('VMWRITE reads a memory source after the VMCS-pointer check and before the field check (VMWRITE page)', async () => {
+    const noncanonical = 0x8000000000000000n;
+    const invalid = await run(`${ON}\nmov eax, ${ENC.guestRip}\nvmwrite rax, qword ptr [rbx]`, { regs: { rbx: noncanonical } });
+    halted(invalid);
+    expect(arith(invalid)).toBe(CF);
+    faulted(await run(`${ON_A}\nmov eax, 0x1000\nvmwrite rax, qword ptr [rbx]`, { regs: { rbx: noncanonical } }), 13, 0);
+  });
+
+  it('VMREAD stores to memory only after the field check: VMfailValid(12) with a faulting destination (VMREAD page)', async () => {
+    const t = await run(`${ON_A}\nmov eax, 0x1000\nvmread qword ptr [rbx], rax`, { regs: { rbx: 0x8000000000000000n } });
+    halted(t);
+    expect(arith(t)).toBe(ZF);
+  });
+
+  // Index 21: guest IA32_SYSENTER_CS (482AH); 25: TSC multiplier (2032H), with "use TSC scaling" (Appendix B).
+  for (const [name, features, highest] of [['MINIMAL_VMX_MODEL', MINIMAL_VMX_MODEL, 21], ['DEFAULT_VMX_MODEL', DEFAULT_VMX_MODEL, 25], ['FULL_VMX_MODEL', FULL_VMX_MODEL, 25]] as const) {
+    it(`IA32_VMX_VMCS_ENUM bits 9:1 = ${highest}, the highest index of a field VMREAD accepts on ${name} (Appendix A.9)`, () => {
+      const t = makeCore(64);
+      t.cpu.model = CPU_VMX;
+      const core = new VmxCore(new VmxModel(features, { cr4Settable: cr4Settable(CPU_VMX), vmcsHighestIndex: vmcsEnumIndex(features) }));
+      t.cpu.vmx = core;
+      // §24.7 as root software does it, then VMXON and VMPTRLD through the same operations as the instructions.
+      mapIdentity(t.cpu, PAGE_TABLES);
+      t.cpu.cr0 |= 0x20;
+      t.cpu.cr4 |= 0x2000;
+      storeMsr(t.cpu, 0x3a, 5, 0);
+      for (const r of [VMXON_REGION, VMCS_A]) t.phys.writeSized(r, 4, VMCS_REVISION_ID);
+      vmxon(core, t.cpu, VMXON_REGION);
+      vmptrld(core, t.cpu, VMCS_A);
+      expect(core.currentVmcs).toBe(VMCS_A);
+      let max = -1;
+      for (const f of VMCS_FIELDS) if (vmread(core, t.cpu, f.encoding)) max = Math.max(max, f.index);
+      expect(max).toBe(highest);
+      const msr = core.findMsr(VMX_MSR.VMCS_ENUM)!;
+      expect(msr.read(t.cpu) >>> 0).toBe(highest << 1);
+    });
+  }
 });

@@ -26,6 +26,8 @@ import { lo, SLOT } from './vmcsView.ts';
 export interface GuestCheckContext extends EntryCheckContext {
   /** The 32-bit value at physical address hi:lo (the VMCS link pointer). */
   readonly readLinkRevision: (linkLo: number, linkHi: number) => number;
+  /** The current-VMCS pointer (the link pointer must not name it, §27.3.1.5). */
+  readonly currentVmcs: number;
 }
 
 /** One named check on the guest-state area. */

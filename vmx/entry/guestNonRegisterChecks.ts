@@ -120,4 +120,9 @@ export const GUEST_NON_REGISTER_CHECKS: readonly GuestCheck[] = [
       (ctx.readLinkRevision(lo(v, SLOT.vmcsLinkPointer), hi(v, SLOT.vmcsLinkPointer)) >>> 31 === 1) ===
       ((secondaryControls(v) & VMCS_SHADOWING) !== 0),
   },
+  {
+    // "If the processor is not in SMM ..., the field must not contain the current VMCS pointer" (never in SMM here).
+    name: 'vmcsLinkPointerNotCurrentVmcs', section: SECTION,
+    holds: (v, _m, ctx) => !linkInUse(v) || hi(v, SLOT.vmcsLinkPointer) * 2 ** 32 + lo(v, SLOT.vmcsLinkPointer) !== ctx.currentVmcs,
+  },
 ];

@@ -1,16 +1,56 @@
 /**
  * The VMX instructions in VMX non-root operation (SDM Vol. 3C ch. 31, each
- * page's "ELSIF in VMX non-root operation THEN VM exit"; §26.1.2): after
- * the #UD for real, virtual-8086 and compatibility mode (VMCALL has none),
- * each exits with its own basic reason, whatever the CPL.
+ * page's operation section; §26.1.2). What the pages check before "ELSIF in
+ * VMX non-root operation THEN VMexit" has priority over the exit (§26.1.1);
+ * the CPL check comes after it, so every one of them exits at CPL 3 too:
+ *
+ *   VMCALL              nothing: it exits in every mode;
+ *   VMXON               #UD if CR4.VMXE = 0, then the mode check below;
+ *   INVEPT, INVVPID     #UD when the processor lacks the instruction (their
+ *                       pages: no "enable EPT" / "enable VPID" in
+ *                       IA32_VMX_PROCBASED_CTLS2, or IA32_VMX_EPT_VPID_CAP
+ *                       bit 20 / bit 32 clear), then the mode check;
+ *   VMFUNC              #UD unless "enable VM functions" is 1 and EAX < 64
+ *                       (VMFUNC page; §26.5.6), else the exit: no VM
+ *                       function is built (EPTP switching needs EPT), so the
+ *                       model reports none in IA32_VMX_VMFUNC, VM entry keeps
+ *                       every VM-function control 0 (§27.2.1.1), and the
+ *                       function EAX names is always disabled;
+ *   the others          #UD in real, virtual-8086 and compatibility mode.
+ *
+ * VMREAD and VMWRITE do not exit when VMCS shadowing lets them run
+ * (vmx/unit/shadowVmcs.ts); vmxInstructionExit returns false for them.
+ *
+ * Exit qualification (§28.2.1): for VMCLEAR, VMPTRLD, VMPTRST, VMXON,
+ * VMREAD, VMWRITE, INVEPT and INVVPID, the displacement of the memory
+ * operand (operandQualification.ts: sign-extended, 0 for a register
+ * operand, next RIP + displacement for RIP-relative addressing); 0 for the
+ * others. Instruction information (§28.2.5, instructionInformation.ts):
+ * the table for VMCLEAR, VMPTRLD, VMPTRST and VMXON is the memory operand
+ * alone; the tables for VMREAD/VMWRITE and INVEPT/INVVPID add Reg2, the
+ * ModRM.reg register (the field encoding; the INVEPT/INVVPID type), to the
+ * r/m operand (a VMREAD/VMWRITE register operand as Reg1 with bit 10 set;
+ * INVEPT/INVVPID have only the memory form, cpu/exec/vmx.ts: Mdq). VMXOFF,
+ * VMLAUNCH, VMRESUME, VMCALL and VMFUNC have none (the field is not written).
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import type { Insn } from '../../cpu/decode/insn.ts';
+import { fault, Vector } from '../../cpu/exceptions.ts';
+import { CR4_VMXE } from '../../cpu/system/controlRegs.ts';
 import { VmxInstruction } from '../../cpu/vmxPort.ts';
+import { bit, secondaryControls } from '../entry/controlFields.ts';
 import { ExitReason } from '../exitReason.ts';
+import type { VmxModel } from '../model/vmxModel.ts';
 import { requireVmxCapableMode } from '../unit/checks.ts';
+import { shadowedAccess } from '../unit/shadowVmcs.ts';
 import type { VmxState } from '../unit/vmxState.ts';
 import { instructionExit } from './instructionExit.ts';
+import { memoryOperand, reg2, registerOrMemory } from './instructionInformation.ts';
+import { displacementQualification } from './operandQualification.ts';
+
+const ENABLE_VM_FUNCTIONS = bit('proc2', 'enableVmFunctions');
+/** VM functions are numbered 0..63 (§25.6.14). */
+const VM_FUNCTION_COUNT = 64;
 
 /** Basic exit reason of each VMX instruction, by VmxInstruction (Appendix C). */
 const REASONS: Readonly<Record<VmxInstruction, ExitReason>> = {
@@ -29,7 +69,66 @@ const REASONS: Readonly<Record<VmxInstruction, ExitReason>> = {
   [VmxInstruction.Vmfunc]: ExitReason.Vmfunc,
 };
 
-export function vmxInstructionExit(s: VmxState, c: Cpu, i: Insn, op: VmxInstruction): void {
-  if (op !== VmxInstruction.Vmcall) requireVmxCapableMode(c);
-  instructionExit(s, c, i, REASONS[op]);
+/** The processor has INVEPT (`ept`) or INVVPID: the INVEPT/INVVPID pages' #UD conditions, negated. */
+function hasInvalidation(m: VmxModel, ept: boolean): boolean {
+  return ept
+    ? m.supports('proc2', 'enableEpt') && m.features.ept.includes('invept')
+    : m.supports('proc2', 'enableVpid') && m.features.vpid.includes('invvpid');
+}
+
+/** The exceptions of `op` that come before its VM exit, as listed in the header. */
+function exceptionsBeforeExit(s: VmxState, c: Cpu, op: VmxInstruction): void {
+  switch (op) {
+    case VmxInstruction.Vmcall:
+      return;
+    case VmxInstruction.Vmfunc:
+      if ((secondaryControls(s.vmcs) & ENABLE_VM_FUNCTIONS) === 0 || c.r[0]! >>> 0 >= VM_FUNCTION_COUNT) fault(Vector.UD);
+      return;
+    case VmxInstruction.Invept:
+    case VmxInstruction.Invvpid:
+      if (!hasInvalidation(s.model, op === VmxInstruction.Invept)) fault(Vector.UD);
+      break;
+    case VmxInstruction.Vmxon:
+      if ((c.cr4 & CR4_VMXE) === 0) fault(Vector.UD);
+      break;
+  }
+  requireVmxCapableMode(c);
+}
+
+/** The instruction-information field of `op`'s exit, or -1 for none. */
+function instructionInfo(op: VmxInstruction, i: Insn): number {
+  switch (op) {
+    case VmxInstruction.Vmclear:
+    case VmxInstruction.Vmptrld:
+    case VmxInstruction.Vmptrst:
+    case VmxInstruction.Vmxon:
+      return memoryOperand(i);
+    case VmxInstruction.Vmread:
+    case VmxInstruction.Vmwrite:
+    case VmxInstruction.Invept:
+    case VmxInstruction.Invvpid:
+      return (registerOrMemory(i) | reg2(i.reg)) >>> 0;
+    default:
+      return -1;
+  }
+}
+
+/**
+ * In non-root operation: the exceptions `op` raises first, then its VM
+ * exit; returns true when it exited, false when VMCS shadowing lets a
+ * VMREAD or VMWRITE run.
+ */
+export function vmxInstructionExit(s: VmxState, c: Cpu, i: Insn, op: VmxInstruction): boolean {
+  exceptionsBeforeExit(s, c, op);
+  if ((op === VmxInstruction.Vmread || op === VmxInstruction.Vmwrite) && shadowedAccess(s, c, i, op === VmxInstruction.Vmwrite)) {
+    return false;
+  }
+  const info = instructionInfo(op, i);
+  if (info < 0) {
+    instructionExit(s, c, i, REASONS[op], 0, 0, info);
+  } else {
+    const qualLo = displacementQualification(c, i);
+    instructionExit(s, c, i, REASONS[op], qualLo, c.opHi, info);
+  }
+  return true;
 }

@@ -17,68 +17,26 @@ export const VMCS_REGION_SIZE = 4096;
 /**
  * What is built and tested exactly, and no more (issue 4: "a control not
  * built yet is reported as unsupported, never as supported-but-ignored"):
- * VM entry and exit with a 64-bit host and IA-32e guests, PAT and EFER
- * save/load, and HLT exiting. The default1 bits stay must-be-1 because the
- * SDM makes the non-TRUE MSRs report them so (Appendix A.2); no TRUE MSRs,
- * no secondary controls, no activity state but active.
+ * VM entry and exit with a 64-bit host and IA-32e or 32-bit guests, PAT,
+ * EFER and debug-control save/load, the TRUE controls, every exit of the
+ * primary controls but the TPR shadow, the secondary controls that need no
+ * EPT, VPID or APIC virtualization, the event controls, the VMX-preemption
+ * timer, MTF, VMCS shadowing and the HLT, shutdown and wait-for-SIPI
+ * activity states. Left for issue 5 and later: EPT, VPID, unrestricted
+ * guest, APIC virtualization and posted interrupts, VM functions.
  */
 export const DEFAULT_VMX_MODEL: VmxFeatures = {
   controls: {
-    pin: [],
-    proc: ['hltExiting'],
-    proc2: [],
-    exit: ['hostAddressSpaceSize', 'savePat', 'loadPat', 'saveEfer', 'loadEfer'],
-    entry: ['ia32eModeGuest', 'loadPat', 'loadEfer'],
-  },
-  trueControls: false,
-  trueAllowed0: { proc: [], exit: [], entry: [] },
-  insOutsInformation: false,
-  entryErrorCodeAnyVector: false,
-  vmcsRevisionId: VMCS_REVISION_ID,
-  vmcsRegionSize: VMCS_REGION_SIZE,
-  ept: [],
-  vpid: [],
-  vmFunctions: [],
-  preemptionTimerRate: 5,
-  activityStates: [],
-  cr3TargetCount: 0,
-  msrListSizeN: 0,
-  vmwriteAnyField: false,
-};
-
-/**
- * The target model (DESIGN.md "The CPU model"): EPT with 4-level walks,
- * 2M/1G pages, A/D flags and execute-only entries; VPID; INVEPT and
- * INVVPID of all types; unrestricted guest; VMCS shadowing; APIC
- * virtualization (TPR shadow, APIC-access page, x2APIC mode, APIC-register
- * virtualization, virtual-interrupt delivery); posted interrupts; the
- * VMX-preemption timer; MTF; VMFUNC with EPTP switching; true controls;
- * plus every exit the issue lists.
- *
- * Left out, because the CPU model has no such feature: PERF_GLOBAL_CTRL
- * loading (no PMU), XSAVES, SGX (ENCLS/ENCLV), Intel PT, MPX, PML, #VE,
- * mode-based execute control, tertiary controls, SMM (entry to SMM,
- * dual-monitor). Not in the DESIGN list, so off until decided: IA32_VMX_BASIC
- * bit 56.
- *
- * EPT paging-structure memory types UC and WB are both reported: the
- * machine has no caches, so a memory type has no observable effect beyond
- * the EPTP check that it be a supported one.
- */
-export const FULL_VMX_MODEL: VmxFeatures = {
-  controls: {
-    pin: ['externalInterruptExiting', 'nmiExiting', 'virtualNmis', 'activatePreemptionTimer', 'processPostedInterrupts'],
+    pin: ['externalInterruptExiting', 'nmiExiting', 'virtualNmis', 'activatePreemptionTimer'],
     proc: [
       'interruptWindowExiting', 'useTscOffsetting', 'hltExiting', 'invlpgExiting', 'mwaitExiting', 'rdpmcExiting',
-      'rdtscExiting', 'cr3LoadExiting', 'cr3StoreExiting', 'cr8LoadExiting', 'cr8StoreExiting', 'useTprShadow',
-      'nmiWindowExiting', 'movDrExiting', 'unconditionalIoExiting', 'useIoBitmaps', 'monitorTrapFlag', 'useMsrBitmaps',
-      'monitorExiting', 'pauseExiting', 'activateSecondaryControls',
+      'rdtscExiting', 'cr3LoadExiting', 'cr3StoreExiting', 'cr8LoadExiting', 'cr8StoreExiting', 'nmiWindowExiting',
+      'movDrExiting', 'unconditionalIoExiting', 'useIoBitmaps', 'monitorTrapFlag', 'useMsrBitmaps', 'monitorExiting',
+      'pauseExiting', 'activateSecondaryControls',
     ],
     proc2: [
-      'virtualizeApicAccesses', 'enableEpt', 'descriptorTableExiting', 'enableRdtscp', 'virtualizeX2apicMode',
-      'enableVpid', 'wbinvdExiting', 'unrestrictedGuest', 'apicRegisterVirtualization', 'virtualInterruptDelivery',
-      'pauseLoopExiting', 'rdrandExiting', 'enableInvpcid', 'enableVmFunctions', 'vmcsShadowing', 'rdseedExiting',
-      'useTscScaling',
+      'descriptorTableExiting', 'enableRdtscp', 'wbinvdExiting', 'pauseLoopExiting', 'rdrandExiting', 'enableInvpcid',
+      'vmcsShadowing', 'rdseedExiting', 'useTscScaling',
     ],
     exit: [
       'saveDebugControls', 'hostAddressSpaceSize', 'acknowledgeInterruptOnExit', 'savePat', 'loadPat', 'saveEfer',
@@ -92,6 +50,65 @@ export const FULL_VMX_MODEL: VmxFeatures = {
   entryErrorCodeAnyVector: false,
   vmcsRevisionId: VMCS_REVISION_ID,
   vmcsRegionSize: VMCS_REGION_SIZE,
+  ept: [],
+  vpid: [],
+  vmFunctions: [],
+  preemptionTimerRate: 5,
+  activityStates: ['hlt', 'shutdown', 'waitForSipi'],
+  cr3TargetCount: 4,
+  msrListSizeN: 0,
+  vmwriteAnyField: true,
+};
+
+/**
+ * The least a VMX processor reports that still lets a 64-bit host run
+ * IA-32e guests: "host address-space size" and "IA-32e mode guest", and
+ * every optional control, capability and activity state off (no TRUE
+ * MSRs, no secondary controls). For studying how software copes with the
+ * absence of a feature, as on older silicon (DESIGN.md "The CPU model").
+ */
+export const MINIMAL_VMX_MODEL: VmxFeatures = {
+  ...DEFAULT_VMX_MODEL,
+  controls: { pin: [], proc: [], proc2: [], exit: ['hostAddressSpaceSize'], entry: ['ia32eModeGuest'] },
+  trueControls: false,
+  trueAllowed0: { proc: [], exit: [], entry: [] },
+  insOutsInformation: false,
+  activityStates: [],
+  cr3TargetCount: 0,
+  vmwriteAnyField: false,
+};
+
+/**
+ * The target model (DESIGN.md "The CPU model"): EPT with 4-level walks,
+ * 2M/1G pages, A/D flags and execute-only entries; VPID; INVEPT and
+ * INVVPID of all types; unrestricted guest; VMCS shadowing; APIC
+ * virtualization (TPR shadow, APIC-access page, x2APIC mode, APIC-register
+ * virtualization, virtual-interrupt delivery); posted interrupts; the
+ * VMX-preemption timer; MTF; VMFUNC with EPTP switching; true controls;
+ * plus every exit the issue lists. It is DEFAULT_VMX_MODEL plus what is
+ * still to build.
+ *
+ * Left out, because the CPU model has no such feature: PERF_GLOBAL_CTRL
+ * loading (no PMU), XSAVES, SGX (ENCLS/ENCLV), Intel PT, MPX, PML, #VE,
+ * mode-based execute control, tertiary controls, SMM (entry to SMM,
+ * dual-monitor). Not in the DESIGN list, so off until decided: IA32_VMX_BASIC
+ * bit 56.
+ *
+ * EPT paging-structure memory types UC and WB are both reported: the
+ * machine has no caches, so a memory type has no observable effect beyond
+ * the EPTP check that it be a supported one.
+ */
+export const FULL_VMX_MODEL: VmxFeatures = {
+  ...DEFAULT_VMX_MODEL,
+  controls: {
+    ...DEFAULT_VMX_MODEL.controls,
+    pin: [...DEFAULT_VMX_MODEL.controls.pin, 'processPostedInterrupts'],
+    proc: [...DEFAULT_VMX_MODEL.controls.proc, 'useTprShadow'],
+    proc2: [
+      ...DEFAULT_VMX_MODEL.controls.proc2, 'virtualizeApicAccesses', 'enableEpt', 'virtualizeX2apicMode', 'enableVpid',
+      'unrestrictedGuest', 'apicRegisterVirtualization', 'virtualInterruptDelivery', 'enableVmFunctions',
+    ],
+  },
   ept: [
     'executeOnly', 'pageWalkLength4', 'memoryTypeUc', 'memoryTypeWb', 'pde2MPages', 'pdpte1GPages', 'invept',
     'accessedDirty', 'inveptSingleContext', 'inveptAllContext',
@@ -101,9 +118,4 @@ export const FULL_VMX_MODEL: VmxFeatures = {
     'invvpidSingleContextRetainingGlobals',
   ],
   vmFunctions: ['eptpSwitching'],
-  preemptionTimerRate: 5,
-  activityStates: ['hlt', 'shutdown', 'waitForSipi'],
-  cr3TargetCount: 4,
-  msrListSizeN: 0,
-  vmwriteAnyField: true,
 };

@@ -18,6 +18,7 @@ import { ACTIVITY_STATES, EPT_CAPS, VM_FUNCTIONS, VPID_CAPS } from './capability
 import type { ActivityState, EptCap, VmFunction, VpidCap } from './capabilityBits.ts';
 import { CONTROLS, DEFAULT1, controlMask } from './controls.ts';
 import type { ControlGroup, ControlKey, ControlSet } from './controls.ts';
+import { vmcsEnumIndex } from './fieldSupport.ts';
 
 export interface Msr64 {
   readonly lo: number;
@@ -95,8 +96,12 @@ export interface VmxFeatures {
 export interface VmxModelInputs {
   /** CR4 bits the CPU model lets software set (cr4Settable of cpu/system/controlRegs.ts); must include VMXE. */
   readonly cr4Settable: number;
-  /** The highest index (encoding bits 9:1) of any VMCS field the model recognizes. */
-  readonly vmcsHighestIndex: number;
+  /**
+   * The highest index (encoding bits 9:1) of any VMCS field the model
+   * recognizes; by default computed from the fields the features give
+   * (fieldSupport.ts), which is what VMREAD and VMWRITE accept.
+   */
+  readonly vmcsHighestIndex?: number;
 }
 
 const CR0_PE = 1 << 0, CR0_NE = 1 << 5, CR0_PG = 1 << 31;
@@ -178,7 +183,7 @@ export class VmxModel {
     checkRange('preemptionTimerRate', f.preemptionTimerRate, 0, 31);
     checkRange('cr3TargetCount', f.cr3TargetCount, 0, 256);
     checkRange('msrListSizeN', f.msrListSizeN, 0, 7);
-    checkRange('vmcsHighestIndex', inputs.vmcsHighestIndex, 0, 511);
+    checkRange('vmcsHighestIndex', inputs.vmcsHighestIndex ?? vmcsEnumIndex(f), 0, 511);
     if ((inputs.cr4Settable & CR4_VMXE) === 0) throw new Error('VMX model: cr4Settable must include CR4.VMXE');
     if (freed !== 0 && !f.trueControls) throw new Error('VMX model: trueAllowed0 needs trueControls');
     // Appendix A.3.3: the secondary controls are usable only through "activate secondary controls".
@@ -220,7 +225,7 @@ export class VmxModel {
     m.set(VMX_MSR.CR4_FIXED0, msr(CR4_VMXE, 0));
     m.set(VMX_MSR.CR4_FIXED1, msr(inputs.cr4Settable, 0));
     // A.9: bits 9:1 the highest index value of any VMCS field encoding.
-    m.set(VMX_MSR.VMCS_ENUM, msr(inputs.vmcsHighestIndex << 1, 0));
+    m.set(VMX_MSR.VMCS_ENUM, msr((inputs.vmcsHighestIndex ?? vmcsEnumIndex(this.features)) << 1, 0));
     // A.3.3: exists only with the 1-setting of "activate secondary controls"; allowed-0 always 0.
     const secondary = this.supports('proc', 'activateSecondaryControls');
     if (secondary) m.set(VMX_MSR.PROCBASED_CTLS2, msr(0, a1.proc2));

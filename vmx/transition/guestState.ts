@@ -29,6 +29,8 @@ const ENTRY_LOAD_EFER = controlMask('entry', ['loadEfer']);
 const EXIT_SAVE_DEBUG = controlMask('exit', ['saveDebugControls']);
 const EXIT_SAVE_PAT = controlMask('exit', ['savePat']);
 const EXIT_SAVE_EFER = controlMask('exit', ['saveEfer']);
+/** DR7 bits VM entry loads as 0 and as 1 whatever the field holds (§27.3.2.1). */
+const DR7_ENTRY_ZEROS = 0xd000, DR7_ENTRY_ONES = 0x400;
 
 /**
  * CR0 bits VM entry and VM exit leave alone (§27.3.2.1, §28.5.1): ET, CD,
@@ -38,6 +40,9 @@ export const CR0_UNCHANGED = (0x10 | 0x40000000 | 0x20000000 | 0x1ff80000 | 0x20
 
 /** Interruptibility-state bits (§25.4.2 Table 25-3). */
 export const BLOCKING_BY_STI = 1 << 0, BLOCKING_BY_MOV_SS = 1 << 1, BLOCKING_BY_NMI = 1 << 3;
+
+/** Segment registers whose base VM entry loads as 32 bits, as a mask of Seg numbers (§27.3.2.2). */
+const BASE_32 = (1 << Seg.ES) | (1 << Seg.SS) | (1 << Seg.DS);
 
 /** The VMCS slots of each segment register's selector, base, limit and access rights, by Seg number. */
 const SEGMENT_SLOTS = (['Es', 'Cs', 'Ss', 'Ds', 'Fs', 'Gs'] as const).map((n) => ({
@@ -71,7 +76,8 @@ export function loadGuestState(v: VmcsImage, c: Cpu): void {
   c.cr3 = natural(v, SLOT.guestCr3);
   c.cr4 = lo(v, SLOT.guestCr4);
   if ((entry & ENTRY_LOAD_DEBUG) !== 0) {
-    c.sys.dr[14] = v.lo[SLOT.guestDr7]!;
+    // Bits 12 and 15:14 load as 0 and bit 10 as 1, whatever the field holds (§27.3.2.1).
+    c.sys.dr[14] = (v.lo[SLOT.guestDr7]! & ~DR7_ENTRY_ZEROS) | DR7_ENTRY_ONES;
     c.sys.dr[15] = v.hi[SLOT.guestDr7]!;
   }
   c.sys.sysenterCs = lo(v, SLOT.guestIa32SysenterCs);
@@ -89,7 +95,8 @@ export function loadGuestState(v: VmcsImage, c: Cpu): void {
     c.segSel[s] = lo(v, f.sel);
     c.segLimit[s] = lo(v, f.limit);
     c.segAttr[s] = lo(v, f.ar);
-    c.sys.descBase[s] = natural(v, f.base);
+    // ES, SS and DS: bits 63:32 of the base load as 0 (the checks make them 0 for usable segments, §27.3.2.2).
+    c.sys.descBase[s] = ((BASE_32 >> s) & 1) !== 0 ? v.lo[f.base]! >>> 0 : natural(v, f.base);
   }
   const sys = c.sys;
   sys.ldtrSel = lo(v, SLOT.guestLdtrSelector);

@@ -21,7 +21,7 @@ import { joinSigned } from '../../cpu/registers.ts';
 import { checkVmxControls, type ControlCheckContext } from '../entry/controlChecks.ts';
 import { checkGuestState, type GuestCheckContext } from '../entry/guestStateChecks.ts';
 import { checkHostState } from '../entry/hostStateChecks.ts';
-import { ia32eModeGuest, injectedType } from '../entry/guestCheckSupport.ts';
+import { ia32eModeGuest, injectedType, INTERRUPTION_OTHER } from '../entry/guestCheckSupport.ts';
 import { secondaryControls } from '../entry/controlFields.ts';
 import { lo, SLOT } from '../entry/vmcsView.ts';
 import { ExitReason } from '../exitReason.ts';
@@ -30,7 +30,11 @@ import { controlMask } from '../model/controls.ts';
 import { requireVmxRootCpl0 } from '../unit/checks.ts';
 import { vmFailInvalid, vmFailValid } from '../unit/conventions.ts';
 import { INVALID_POINTER, type VmxState } from '../unit/vmxState.ts';
+import { guestEvents, holdsNmiBlocking } from '../exit/eventState.ts';
+import { startMtf } from '../exit/monitorTrap.ts';
+import { startPreemptionTimer } from '../exit/preemptionTimer.ts';
 import { BLOCKING_BY_MOV_SS, BLOCKING_BY_NMI, BLOCKING_BY_STI, loadGuestState, natural } from './guestState.ts';
+import { injectEvent } from './injection.ts';
 import { loadMsrArea } from './msrLists.ts';
 import { transitionRecord } from './transitionRecord.ts';
 import { vmEntryFailure } from './vmExit.ts';
@@ -42,6 +46,8 @@ const enum GuestStateFailure { Default = 0, Pdptes = 2, VmcsLinkPointer = 4 }
 
 /** What the checks read beyond the VMCS: the physical-address width, the host's mode, two values in memory. */
 class CoreEntryContext implements ControlCheckContext, GuestCheckContext {
+  /** Set by vmEntry before the guest-state checks. */
+  currentVmcs = INVALID_POINTER;
   constructor(private readonly c: Cpu) {}
   get physAddrBits(): number { return this.c.model.physAddrBits; }
   get hostInIa32eMode(): boolean { return (this.c.efer & EFER_LMA) !== 0; }
@@ -67,12 +73,21 @@ function guestPdptesLoad(s: VmxState, c: Cpu): boolean {
   return loadPdptes(c, natural(v, SLOT.guestCr3));
 }
 
-/** §27.7 (activity, interruptibility) for a successful entry; `vectoring`: an event is being injected. */
+/**
+ * §27.7 for a successful entry: the activity and interruptibility state
+ * (§27.7.1, §27.7.2), then what the VMX unit keeps for this stay in
+ * non-root operation: the VMX-preemption timer (§27.7.4), the monitor trap
+ * flag (§26.5.2) and blocking by NMI that IRET must not end (§26.3). The
+ * unit looks at the boundary before the first guest instruction (pending
+ * events, the windows of §27.7.5 and §27.7.6). `vectoring`: the entry
+ * injects an event through the IDT.
+ */
 function enterGuestEventState(s: VmxState, c: Cpu): void {
   const v = s.vmcs;
   const blocking = lo(v, SLOT.guestInterruptibilityState);
-  const vectoring = injectedType(v) >= 0 && injectedType(v) !== 7;
-  c.activity = lo(v, SLOT.guestActivityState) as Activity;
+  const vectoring = injectedType(v) >= 0 && injectedType(v) !== INTERRUPTION_OTHER;
+  // A vectoring entry leaves the processor active, whatever the activity-state field says (§27.7.2).
+  c.activity = vectoring ? Activity.Active : lo(v, SLOT.guestActivityState) as Activity;
   // Blocking by STI or MOV SS covers the guest's first instruction, unless the entry injects an event (§27.7.1).
   if (!vectoring && (blocking & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS)) !== 0) {
     c.inhibitUntil = c.icount + 2;
@@ -80,9 +95,16 @@ function enterGuestEventState(s: VmxState, c: Cpu): void {
   } else {
     c.inhibitUntil = 0;
   }
+  // With "virtual NMIs" the flag is virtual-NMI blocking; NMIs themselves are then never blocked by NMI.
   c.sys.nmiBlocked = (blocking & BLOCKING_BY_NMI) !== 0;
+  const g = guestEvents(s);
+  g.stay++;
+  g.holdNmiBlocking = c.sys.nmiBlocked && holdsNmiBlocking(s);
+  startPreemptionTimer(s, c, g);
+  startMtf(s, c, g, vectoring);
   // Whatever is pending is looked at again in the guest's context.
   c.eventsPending = true;
+  c.vmxBoundary = true;
 }
 
 /**
@@ -125,6 +147,7 @@ export function vmEntry(s: VmxState, c: Cpu, launch: boolean): void {
     }
     s.controlHostMemo.remember(v, s.model, hostIa32e);
   }
+  ctx.currentVmcs = s.currentVmcs;
   const failed = (s.lastFailedCheck = checkGuestState(v, s.model, ctx));
   if (failed) {
     const qual = failed.check.startsWith('vmcsLinkPointer') ? GuestStateFailure.VmcsLinkPointer : GuestStateFailure.Default;
@@ -147,4 +170,6 @@ export function vmEntry(s: VmxState, c: Cpu, launch: boolean): void {
   if (s.onTransition) {
     s.onTransition(transitionRecord('vmentry', c.id, c.icount, 0, 0, 0, v.lo[SLOT.guestRip]!, v.hi[SLOT.guestRip]!));
   }
+  // Last (§27.6), and after the entry's record: the delivery may end in a VM exit.
+  injectEvent(s, c);
 }

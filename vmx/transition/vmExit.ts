@@ -7,7 +7,9 @@
  * runs at the next instruction boundary (nativeHandlers.ts).
  */
 import { Activity, type Cpu } from '../../cpu/cpu.ts';
+import { bit, pinControls } from '../entry/controlFields.ts';
 import { lo, SLOT } from '../entry/vmcsView.ts';
+import { savePreemptionTimer } from '../exit/preemptionTimer.ts';
 import { ExitReason } from '../exitReason.ts';
 import { ABORT_OFFSET } from '../unit/vmcsRegion.ts';
 import type { VmxState } from '../unit/vmxState.ts';
@@ -21,6 +23,7 @@ import { transitionRecord } from './transitionRecord.ts';
 export const enum VmxAbort { SavingGuestMsrs = 1, HostPdptes = 2, LoadingHostMsrs = 4 }
 
 const VALID = 0x80000000;
+const VIRTUAL_NMIS = bit('pin', 'virtualNmis');
 
 function setField(s: VmxState, slot: number, low: number, high = 0): void {
   s.vmcs.lo[slot] = low | 0;
@@ -84,6 +87,10 @@ export function vmExit(s: VmxState, c: Cpu, reason: ExitReason, qualLo: number, 
   // VM exits also update a VM-entry control field: the valid bit of the VM-entry interruption information (§28.2).
   v.lo[SLOT.vmEntryInterruptionInformationField] = v.lo[SLOT.vmEntryInterruptionInformationField]! & ~VALID;
   saveGuestState(v, c, rip);
+  savePreemptionTimer(s, c);
+  // With "virtual NMIs" the core's NMI flag held virtual-NMI blocking: NMIs themselves are not blocked in
+  // non-root operation (§27.7.1), so the host starts without blocking by NMI (an NMI exit sets it afterwards).
+  if ((pinControls(v) & VIRTUAL_NMIS) !== 0) c.sys.nmiBlocked = false;
   if (storeMsrArea(c, natural(v, SLOT.vmExitMsrStoreAddress), lo(v, SLOT.vmExitMsrStoreCount)) !== 0) {
     vmxAbort(s, c, VmxAbort.SavingGuestMsrs);
     return;

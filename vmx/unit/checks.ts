@@ -20,7 +20,7 @@ export function requireVmxCapableMode(c: Cpu): void {
 /**
  * The checks of every VMX instruction but VMXON before its operation:
  * #UD outside VMX operation or in the modes above; #GP(0) if CPL > 0.
- * (In VMX non-root operation the instruction would exit: not modelled yet.)
+ * (In VMX non-root operation the instructions exit before these checks: vmx/exit/vmxInstructionExits.ts.)
  */
 export function requireVmxRootCpl0(s: VmxState, c: Cpu): void {
   if (!s.inVmxOperation) fault(Vector.UD);

@@ -14,7 +14,7 @@
  * registered here and run at the instruction boundary after the VM exit
  * that lands on them.
  *
- * Not built yet, so #UD: INVEPT, INVVPID, VMFUNC.
+ * Not built yet in root operation, so #UD there: INVEPT, INVVPID (issue 5), VMFUNC.
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import type { Insn } from '../../cpu/decode/insn.ts';
@@ -26,6 +26,10 @@ import { type Intercept, VmxInstruction, type VmxUnit } from '../../cpu/vmxPort.
 import type { MsrDef } from '../../cpu/msr/msrDef.ts';
 import { ExitReason } from '../exitReason.ts';
 import { VmInstructionError } from '../instructionError.ts';
+import { loadCr, shadowCr } from '../exit/crMasks.ts';
+import { boundaryEvents } from '../exit/boundaryEvents.ts';
+import { offerEvent } from '../exit/eventExits.ts';
+import { guestTsc } from '../exit/guestTsc.ts';
 import { INTERCEPTS } from '../exit/intercepts.ts';
 import { vmxInstructionExit } from '../exit/vmxInstructionExits.ts';
 import { inNativeRegion, type NativeHandler } from '../transition/nativeHandlers.ts';
@@ -34,7 +38,7 @@ import { vmExit } from '../transition/vmExit.ts';
 import { capabilityMsrs } from './capabilityMsrs.ts';
 import { requireVmxRootCpl0 } from './checks.ts';
 import { vmFail, vmSucceed } from './conventions.ts';
-import { readField, vmread, vmwrite } from './vmcsAccess.ts';
+import { readField, vmcsAccessible, vmread, writeField } from './vmcsAccess.ts';
 import { vmclear, vmptrld, vmptrst } from './vmcsPointer.ts';
 import { vmxoff, vmxon, vmxonFaults } from './vmxOperation.ts';
 import { VmxState } from './vmxState.ts';
@@ -67,10 +71,8 @@ export class VmxCore extends VmxState implements VmxUnit {
   }
 
   execute(c: Cpu, i: Insn, op: VmxInstruction): void {
-    if (c.nonRoot) {
-      vmxInstructionExit(this, c, i, op);
-      return;
-    }
+    // In non-root operation each exits (or faults first), except a VMREAD/VMWRITE that VMCS shadowing lets run below.
+    if (c.nonRoot && vmxInstructionExit(this, c, i, op)) return;
     switch (op) {
       case VmxInstruction.Vmxon:
         vmxonFaults(this, c);
@@ -94,7 +96,6 @@ export class VmxCore extends VmxState implements VmxUnit {
         return;
       }
       case VmxInstruction.Vmread: {
-        requireVmxRootCpl0(this, c);
         const enc = encodingOperand(c, i);
         if (!vmread(this, c, enc)) return;
         const lo = readField(this, c, enc);
@@ -103,10 +104,11 @@ export class VmxCore extends VmxState implements VmxUnit {
         return;
       }
       case VmxInstruction.Vmwrite: {
-        requireVmxRootCpl0(this, c);
+        // The memory source is read after the VMCS-pointer check, before the field checks (VMWRITE page).
+        if (!vmcsAccessible(this, c)) return;
         const enc = encodingOperand(c, i);
         const lo = readE(c, i, i.isMem ? i.ea(c, i) : 0);
-        vmwrite(this, c, enc, lo, i.opSize === 8 ? c.opHi : 0);
+        writeField(this, c, enc, lo, i.opSize === 8 ? c.opHi : 0);
         return;
       }
       case VmxInstruction.Vmlaunch:
@@ -127,8 +129,23 @@ export class VmxCore extends VmxState implements VmxUnit {
     return INTERCEPTS[what]!(this, c, i);
   }
 
-  eventExit(_c: Cpu, _vector: number, _kind: EventKind, _errorCode: number): boolean {
-    return false;
+  guestTsc(c: Cpu, lo: number, hi: number): number {
+    return guestTsc(this, c, lo, hi);
+  }
+
+  /** MOV from CR0/CR4 and SMSW through the guest/host mask and read shadow (vmx/exit/crMasks.ts). */
+  shadowCr(c: Cpu, n: number, value: number): number {
+    return shadowCr(this.vmcs, c, n, value);
+  }
+
+  /** The CR0/CR4 value a non-exiting CLTS, LMSW or MOV to CR loads (vmx/exit/crMasks.ts). */
+  loadCr(c: Cpu, n: number, lo: number, hi: number): number {
+    return loadCr(this, c, n, lo, hi);
+  }
+
+  /** Exceptions through the exception bitmap, with IDT-vectoring information for those met in delivery (vmx/exit/eventExits.ts). */
+  eventExit(c: Cpu, vector: number, kind: EventKind, errorCode: number, during: number, duringVector: number, duringError: number): boolean {
+    return offerEvent(this, c, vector, kind, errorCode, during, duringVector, duringError);
   }
 
   /** A triple fault in non-root operation always exits (§26.2), with qualification 0. */
@@ -137,8 +154,21 @@ export class VmxCore extends VmxState implements VmxUnit {
     return true;
   }
 
+  /**
+   * Native host code, or the events of a boundary in non-root operation
+   * (vmx/exit/boundaryEvents.ts; serviceEvents hands those over too). A VM
+   * exit to native code runs it at this same boundary, as the caller may
+   * be about to fetch an instruction; the guest it enters is looked at
+   * here too while the run lasts, else at the start of the next run.
+   */
   atBoundary(c: Cpu): void {
-    if (!c.nonRoot && inNativeRegion(c.rip)) this.runNative(c);
+    for (;;) {
+      if (!c.nonRoot && inNativeRegion(c.rip)) this.runNative(c);
+      else if (c.nonRoot) boundaryEvents(this, c);
+      else return;
+      if (!c.vmxBoundary || c.stopReason || (c.nonRoot && c.icount >= c.stopAt)) return;
+      c.vmxBoundary = false;
+    }
   }
 
   /**
