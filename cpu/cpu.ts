@@ -16,7 +16,7 @@ import { Mmu } from './memory/mmu.ts';
 import { PAGE_SIZE, type PhysicalMemory } from './memory/physical.ts';
 import { DEFAULT_CPU_MODEL, type CpuModel } from './model/cpuidModel.ts';
 import type { InterruptSource } from './interrupts/source.ts';
-import type { VmxUnit } from './vmxPort.ts';
+import { type VmxUnit, VmExitTaken } from './vmxPort.ts';
 import { PortBus } from './portIo.ts';
 import { TimerQueue } from './time/timerQueue.ts';
 import { REG64_NAMES, Seg, SEG_NAMES, toBigInt } from './registers.ts';
@@ -83,6 +83,8 @@ export class Cpu {
   readonly segAttr = new Uint32Array(6);
   cr0 = 0x60000010;
   cr2 = 0;
+  /** What the last #PF or #DB raised leaves for its delivery: the #PF's linear address (CR2), the #DB's DR6 bits (system/doubleFault.ts). */
+  faultPayload = 0;
   cr3 = 0;
   cr4 = 0;
   cr8 = 0;
@@ -245,11 +247,17 @@ export class Cpu {
           if (this.exitBlock) break;
         }
       } catch (e) {
-        if (!(e instanceof CpuException)) throw this.internal(e, i);
-        if (e.software) this.icount++;
-        else if (i) this.rip -= i.len;
-        this.insnRip = this.rip;
-        this.onException(this, e);
+        if (e instanceof VmExitTaken) {
+          // A VM exit instead of an access (EPT): the instruction did not happen.
+          if (i) this.rip -= i.len;
+          this.vmx!.completeExit(this);
+        } else {
+          if (!(e instanceof CpuException)) throw this.internal(e, i);
+          if (e.software) this.icount++;
+          else if (i) this.rip -= i.len;
+          this.insnRip = this.rip;
+          this.onException(this, e);
+        }
         this.exitBlock = true;
       }
       // Anything that can stop the run (an exception, a stop request) also ends the block.

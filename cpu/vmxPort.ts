@@ -38,6 +38,15 @@ export const enum Intercept {
   Rdpid,
 }
 
+/**
+ * Thrown, instead of completing an access, by a part of VMX that has
+ * arranged a VM exit in the middle of an instruction (an EPT violation or
+ * misconfiguration: cpu/memory/physicalStage.ts). The run loop backs the
+ * instruction out as for a fault and calls VmxUnit.completeExit.
+ */
+export class VmExitTaken {}
+export const VM_EXIT_TAKEN = new VmExitTaken();
+
 export interface VmxUnit {
   /** MSRs the VMX unit adds to the machine's table (the IA32_VMX_* capability MSRs), by index. */
   findMsr(index: number): MsrDef | undefined;
@@ -86,6 +95,13 @@ export interface VmxUnit {
    * Returns true when the event caused a VM exit instead.
    */
   eventExit(c: Cpu, vector: number, kind: EventKind, errorCode: number, during: number, duringVector: number, duringError: number): boolean;
+  /**
+   * Completes the VM exit arranged before VM_EXIT_TAKEN was thrown: RIP is
+   * the instruction's (or the fetch's) address, which the exit saves. When
+   * it was thrown while delivering an event, `during` is that event's kind
+   * (its vector and error code follow), for IDT-vectoring information.
+   */
+  completeExit(c: Cpu, during?: number, duringVector?: number, duringError?: number): void;
   /** In VMX non-root operation: a triple fault. Returns true when it caused a VM exit (it always does, §26.2). */
   tripleFaultExit(c: Cpu): boolean;
   /**
@@ -95,4 +111,18 @@ export interface VmxUnit {
    * MTF, interrupt and NMI windows).
    */
   atBoundary(c: Cpu): void;
+  /**
+   * In VMX non-root operation: a task switch to the TSS `selector` is about
+   * to begin, the checks that come before it having passed (SDM Vol. 3C
+   * §26.4.2). It always causes a VM exit (basic reason 9, §26.2). For CALL,
+   * IRET and JMP, `i` is the instruction (RIP is past it); for a task gate
+   * in the IDT, `i` is null and `vector`, `kind` and `errorCode` (< 0:
+   * none) name the event being delivered, RIP being its return address (a
+   * software event's instruction in c.sys.softwareRip). RFLAGS.RF holds
+   * what the RFLAGS image saved in the old TSS would have (§28.3.3).
+   */
+  taskSwitchExit(c: Cpu, selector: number, source: TaskSwitchSource, i: Insn | null, vector: number, kind: EventKind, errorCode: number): void;
 }
+
+/** What initiated a task switch, numbered as bits 31:30 of its exit qualification (SDM Vol. 3C §28.2.1 Table 28-2). */
+export const enum TaskSwitchSource { Call = 0, Iret = 1, Jmp = 2, IdtGate = 3 }

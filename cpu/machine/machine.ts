@@ -208,7 +208,9 @@ export class Machine {
     if (this.requested) return this.requested;
     if (core < 0) return null;
     const c = this.cpus[core]!;
-    if (c.activity === Activity.Shutdown) {
+    // A core of a VMX guest can be in shutdown without a triple fault (VM entry with activity state 2, SDM Vol. 3C
+    // §27.7.2): it waits there for an NMI, INIT or VM exit (a triple fault in non-root operation is a VM exit, §26.2).
+    if (c.activity === Activity.Shutdown && !c.nonRoot) {
       // The system part names the fault chain in the stop reason it leaves; otherwise report the control registers.
       const report = reason?.kind === 'stop' ? reason.why
         : `triple fault at rip=${hex(BigInt.asUintN(64, BigInt(c.rip)), 1)} cr0=${hex(c.cr0, 1)} cr3=${hex(c.cr3, 1)} cr4=${hex(c.cr4, 1)} efer=${hex(c.efer, 1)}`;

@@ -14,6 +14,7 @@ import { fault, Vector } from '../exceptions.ts';
 import { Access } from './access.ts';
 import { IDENTITY } from './mmu.ts';
 import { readPdptes } from './pagingPdpte.ts';
+import type { PhysicalStage } from './physicalStage.ts';
 import { Ctx } from './pagingRights.ts';
 import {
   CR0_CD, CR0_NW, CR0_PG, CR0_WP, CR4_PAE, CR4_PCIDE, CR4_PGE, CR4_PSE, CR4_SMAP, CR4_SMEP,
@@ -54,10 +55,8 @@ export function pagingStateChanged(c: Cpu): void {
   if (u.mode === PagingMode.Pae && (((oldCr0 ^ cr0) & CR0_PDPTE) !== 0 || ((oldCr4 ^ cr4) & CR4_PDPTE) !== 0)) {
     readPdptes(u.walk, c.cr3, c.model.physAddrBits, u.walk.pdpte);
   }
+  installTranslation(c, u);
   const off = u.mode === PagingMode.Off;
-  c.mmu.translate = off ? IDENTITY : u.translate;
-  c.mmu.probe = off ? IDENTITY : u.probe;
-  if (off) c.mmu.canCache = true;
   const crChanged = ((oldCr0 ^ cr0) & CR0_PAGING) !== 0 || ((oldCr4 ^ cr4) & CR4_PAGING) !== 0 ||
     ((oldEfer ^ c.efer) & EFER_PAGING) !== 0;
   if (u.mode !== oldMode || (!off && (crChanged || (u.ctx !== oldCtx && !onlyWidens(oldCtx, u.ctx))))) {
@@ -171,23 +170,54 @@ export function probeTranslation(c: Cpu, la: number, access: Access = Access.Rea
 }
 
 /**
- * After a VMX transition replaced CR0, CR3, CR4 and EFER wholesale (SDM
- * Vol. 3C §27.3.2.1 guest state, §28.5.1 host state): the paging unit takes
- * them, and every TLB entry goes, global ones too. Without VPIDs, VM
- * entries and VM exits invalidate all linear and combined mappings of VPID
- * 0000H for all PCIDs (§29.4.3.3 "Guidelines for Use of the INVVPID
- * Instruction"; §29.4.1 "VPID").
+ * The MMU's translation: the paging unit's, or the identity when paging is
+ * off and no second stage (EPT) translates guest-physical addresses.
  */
-export function reloadPagingState(c: Cpu): void {
+function installTranslation(c: Cpu, u: PagingUnit): void {
+  const identity = u.mode === PagingMode.Off && u.stage === null;
+  c.mmu.translate = identity ? IDENTITY : u.translate;
+  c.mmu.probe = identity ? IDENTITY : u.probe;
+  if (identity) c.mmu.canCache = true;
+}
+
+/**
+ * A VMX transition's switch of address space (SDM Vol. 3C §27.3.2, §28.5,
+ * §29.4): translations now belong to context (vpid, eptRoot), through
+ * `stage` (EPT) or none, and CR0, CR3, CR4 and EFER were replaced
+ * wholesale; the paging unit takes them all. Which cached translations the
+ * transition invalidates is the caller's (invalidateContexts).
+ */
+export function enterTranslationContext(c: Cpu, vpid: number, eptRoot: number, stage: PhysicalStage | null): void {
   const u = pagingUnit(c);
+  u.tlb = u.contexts.select(vpid, eptRoot);
+  u.stage = stage;
+  u.walk.stage = stage;
   u.configure();
-  u.tlb.flushAll();
-  const off = u.mode === PagingMode.Off;
-  c.mmu.translate = off ? IDENTITY : u.translate;
-  c.mmu.probe = off ? IDENTITY : u.probe;
-  if (off) c.mmu.canCache = true;
+  installTranslation(c, u);
   c.mmu.flushAll();
   c.flushJumpCache();
+}
+
+/**
+ * Drops the cached translations of every context (VPID, EPT root) `match`
+ * accepts (INVVPID, INVEPT, and the VPID-0000H flushes of VM entries and
+ * exits, §29.4.3), all of them or, with `keepGlobal`, all but the global
+ * ones (INVVPID type 3). INVVPID type 0 may use it too: the SDM lets it
+ * invalidate more than the one address.
+ */
+export function invalidateContexts(c: Cpu, match: (vpid: number, eptRoot: number) => boolean, keepGlobal = false): void {
+  pagingUnit(c).contexts.each(match, (tlb) => (keepGlobal ? tlb.invalidateNonGlobal() : tlb.flushAll()));
+  c.mmu.flushAll();
+  c.flushJumpCache();
+}
+
+/**
+ * The PDPTE registers of PAE paging (§4.4.1) as four pairs of halves: VM
+ * entry loads them from, and VM exit saves them to, the VMCS's guest PDPTE
+ * fields when EPT is in use (SDM Vol. 3C §27.3.2.4, §28.3.4).
+ */
+export function pdpteRegisters(c: Cpu): Int32Array {
+  return pagingUnit(c).walk.pdpte;
 }
 
 /**

@@ -8,18 +8,37 @@
  * faults; this model sets none, deterministically).
  *
  * PAE paging's PDPTEs are registers without an A flag and are never written.
+ *
+ * Under a second stage (EPT) each flag update is a write to the entry's
+ * guest-physical address, which the stage must allow (SDM Vol. 3C
+ * §29.3.3.2): every one is checked before any is written.
  */
+import { Access } from './access.ts';
 import { PTE_A, PTE_D, type Walk } from './pagingWalk.ts';
 import { PAGE_SIZE } from './physical.ts';
 
-/** Sets A in each entry of the walk `w`, and D in its leaf when `write`. */
-export function setAccessedDirty(w: Walk, write: boolean): void {
-  const last = w.n - 1;
-  for (let k = 0; k <= last; k++) {
-    const want = k === last && write ? PTE_A | PTE_D : PTE_A;
+/** The flags entry k of the walk needs set: A, and D for the leaf of a write. */
+const wanted = (w: Walk, k: number, write: boolean): number => (k === w.n - 1 && write ? PTE_A | PTE_D : PTE_A);
+
+/**
+ * Sets A in each entry of the walk `w`, and D in its leaf when `write`.
+ * Returns false, having written nothing, when the stage quietly refuses
+ * one of the writes (a probe); a refusal in a real access throws.
+ */
+export function setAccessedDirty(w: Walk, write: boolean): boolean {
+  const stage = w.stage;
+  if (stage !== null) {
+    for (let k = 0; k < w.n; k++) {
+      const want = wanted(w, k, write);
+      if ((w.entryLo[k]! & want) !== want && stage.translate(w.entryGpa[k]!, Access.Write, w.linear, true, w.fault) < 0) return false;
+    }
+  }
+  for (let k = 0; k < w.n; k++) {
+    const want = wanted(w, k, write);
     const lo = w.entryLo[k]!;
     if ((lo & want) !== want) writeEntryLow(w, w.entryPa[k]!, lo | want);
   }
+  return true;
 }
 
 /** Writes the low 4 bytes of an entry, as any write to physical memory (a page holding code is invalidated). */

@@ -14,13 +14,19 @@ const RSVD_LO = 0x1e6;
 /** Reads the PDPTEs for `cr3` into `out` (halves, as Walk.pdpte); false if a present one has reserved bits. */
 export function readPdptes(w: Walk, cr3: number, physBits: number, out: Int32Array): boolean {
   const base = (cr3 & 0xffffffe0) >>> 0;
-  const rsvdHi = ~((1 << (physBits - 32)) - 1);
-  let ok = true;
   for (let i = 0; i < 4; i++) {
-    const lo = w.read(base + 8 * i, true);
-    out[2 * i] = lo;
+    out[2 * i] = w.read(base + 8 * i, true);
     out[2 * i + 1] = w.hi;
-    if ((lo & 1) !== 0 && ((lo & RSVD_LO) !== 0 || (w.hi & rsvdHi) !== 0)) ok = false;
   }
-  return ok;
+  return pdptesValid(out, physBits);
+}
+
+/** No present PDPTE of the four (halves) sets a reserved bit (§4.4.1, Table 4-8). */
+export function pdptesValid(pdptes: Int32Array, physBits: number): boolean {
+  const rsvdHi = ~((1 << (physBits - 32)) - 1);
+  for (let i = 0; i < 4; i++) {
+    const lo = pdptes[2 * i]!, hi = pdptes[2 * i + 1]!;
+    if ((lo & 1) !== 0 && ((lo & RSVD_LO) !== 0 || (hi & rsvdHi) !== 0)) return false;
+  }
+  return true;
 }

@@ -3,7 +3,8 @@
  * context derived from CR0/CR3/CR4/EFER/CPL, the PCID-tagged TLB, the PDPTE
  * registers, and `translate`, which the MMU calls on every access its
  * host-view cache does not serve: TLB lookup, else a walk; then the
- * access-rights check; a page fault sets CR2 and throws #PF.
+ * access-rights check; a page fault throws #PF and sets CR2 (when it is
+ * delivered, in VMX non-root operation).
  *
  * The flushes the SDM prescribes are in paging.ts; this file only keeps the
  * state they act on.
@@ -19,7 +20,9 @@ import { setAccessedDirty } from './pagingAccessDirty.ts';
 import { walkPae } from './pagingPae.ts';
 import { allowed, cacheable, Ctx, errorCode, Pfec } from './pagingRights.ts';
 import { Walk, WalkStatus } from './pagingWalk.ts';
-import { Tlb, TLB_D } from './tlb.ts';
+import type { PhysicalStage } from './physicalStage.ts';
+import { type Tlb, TLB_D, TLB_STAGE_NO_FETCH, TLB_STAGE_NO_READ, TLB_STAGE_NO_WRITE, TLB_U, TLB_W } from './tlb.ts';
+import { NO_EPT, TranslationContexts } from './translationContexts.ts';
 
 export const enum PagingMode { Off = 0, Bits32 = 1, Pae = 2, Level4 = 3 }
 
@@ -28,6 +31,8 @@ export const CR4_PSE = 0x10, CR4_PAE = 0x20, CR4_PGE = 0x80, CR4_PCIDE = 0x20000
 export const EFER_LMA = 0x400, EFER_NXE = 0x800;
 
 const TWO48 = 2 ** 48;
+/** The stage right each access needs, by Access. */
+const STAGE_DENIAL = [TLB_STAGE_NO_READ, TLB_STAGE_NO_WRITE, TLB_STAGE_NO_FETCH];
 
 /** The paging mode CR0, CR4 and EFER select (§4.1.1, Table 4-1). */
 export function pagingMode(cr0: number, cr4: number, efer: number): PagingMode {
@@ -37,7 +42,11 @@ export function pagingMode(cr0: number, cr4: number, efer: number): PagingMode {
 }
 
 export class PagingUnit {
-  readonly tlb = new Tlb();
+  /** The TLBs of the translation contexts (VPID, EPT root); `tlb` is the current one's. */
+  readonly contexts = new TranslationContexts();
+  tlb: Tlb = this.contexts.select(0, NO_EPT);
+  /** The second translation stage (EPT) in use, or null: paging's addresses are then physical. */
+  stage: PhysicalStage | null = null;
   readonly walk: Walk;
   mode: PagingMode = PagingMode.Off;
   /** Access context (pagingRights.ts) without AcOverride, which follows RFLAGS.AC at each access. */
@@ -106,25 +115,63 @@ export class PagingUnit {
     if (k >= 0) {
       // The cached rights decide, stale or not (a page fault then drops the entry).
       if (!allowed(tlb.flags[k]!, access, ctx)) return this.fail(la, access, ctx, Pfec.P, fault);
-      // A write through an entry cached with D = 0 walks again, so that D gets set in memory (§4.8).
-      if (access === Access.Write && (tlb.flags[k]! & TLB_D) === 0) k = -1;
+      // A write through an entry cached with D = 0 walks again, so that D gets set in memory (§4.8);
+      // so does an access the second stage withheld, so that the stage reports it.
+      if ((access === Access.Write && (tlb.flags[k]! & TLB_D) === 0) || (tlb.flags[k]! & STAGE_DENIAL[access]!) !== 0) k = -1;
     }
     if (k < 0) {
-      const w = this.walk;
-      const status = this.mode === PagingMode.Level4 ? walk4Level(w, l) : this.mode === PagingMode.Pae ? walkPae(w, l) : walk32(w, l);
-      if (status !== WalkStatus.Ok) return this.fail(la, access, ctx, status === WalkStatus.NotPresent ? 0 : Pfec.P | Pfec.RSVD, fault);
-      if (!allowed(w.flags, access, ctx)) return this.fail(la, access, ctx, Pfec.P, fault);
-      setAccessedDirty(w, access === Access.Write);
-      k = tlb.insert(l, w.shift, this.pcid, w.frame, access === Access.Write ? w.flags | TLB_D : w.flags);
+      let frame = l - (l % 2 ** 30), shift = 30, flags = TLB_W | TLB_U;
+      if (this.mode !== PagingMode.Off) {
+        // (Paging off reaches here only under a second stage: one 1-GByte guest "page" with every right.)
+        const w = this.walk;
+        w.linear = la;
+        w.fault = fault;
+        try {
+          const status = this.mode === PagingMode.Level4 ? walk4Level(w, l) : this.mode === PagingMode.Pae ? walkPae(w, l) : walk32(w, l);
+          if (w.stageRefused) return -1;
+          if (status !== WalkStatus.Ok) return this.fail(la, access, ctx, status === WalkStatus.NotPresent ? 0 : Pfec.P | Pfec.RSVD, fault);
+          if (!allowed(w.flags, access, ctx)) return this.fail(la, access, ctx, Pfec.P, fault);
+          if (!setAccessedDirty(w, access === Access.Write)) return -1;
+        } finally {
+          // Outside a walk the walker's reads are PDPTE loads (pagingWalk.ts `linear`), which always fault.
+          w.linear = NaN;
+          w.fault = true;
+        }
+        frame = w.frame;
+        shift = w.shift;
+        flags = w.flags;
+      }
+      if (this.stage !== null) {
+        const stage = this.stage;
+        const hpa = stage.translate(frame + (l % 2 ** shift), access, la, false, fault);
+        if (hpa < 0) return -1;
+        shift = this.combinedShift(shift, stage.shift);
+        frame = hpa - (l % 2 ** shift);
+        // Without D, a later write walks again and the stage sees it (EPT dirty flags).
+        flags = (flags | stage.denied) & ~TLB_D;
+      }
+      k = tlb.insert(l, shift, this.pcid, frame, access === Access.Write ? flags | TLB_D : flags);
     }
     c.mmu.canCache = cacheable(tlb.flags[k]!, ctx);
     return tlb.frame[k]! + (l & tlb.offsetMask(k));
   }
 
   /**
+   * The page size of a combined translation (§29.4.2): the smaller of the
+   * two stages', as one of the TLB's sizes (4K, the mode's large size, 1G).
+   */
+  private combinedShift(guest: number, stage: number): number {
+    const s = Math.min(guest, stage);
+    return s === 30 || s === (this.mode === PagingMode.Bits32 ? 22 : 21) ? s : 12;
+  }
+
+  /**
    * A page fault (§4.7): it invalidates the TLB entries for the page (§4.10.4.1,
    * "page faults"), so that re-executing the instruction walks the paging
-   * structures in memory again; CR2 receives the linear address.
+   * structures in memory again; CR2 receives the linear address. In VMX
+   * non-root operation the #PF may cause a VM exit instead, which leaves CR2
+   * as it was (SDM Vol. 3C §28.1): there its delivery writes CR2
+   * (system/doubleFault.ts), from c.faultPayload.
    */
   private fail(la: number, access: Access, ctx: number, cause: number, fault: boolean): number {
     if (!fault) return -1;
@@ -132,7 +179,8 @@ export class PagingUnit {
     this.tlb.invalidatePage(la < 0 ? la + TWO48 : la, this.pcid, true);
     c.mmu.flushAll();
     c.flushJumpCache();
-    c.cr2 = la;
+    c.faultPayload = la;
+    if (!c.nonRoot) c.cr2 = la;
     throw new CpuException(Vector.PF, errorCode(cause, access, ctx, this.idFlag));
   }
 }

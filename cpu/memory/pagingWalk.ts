@@ -11,7 +11,9 @@
  * does both once the whole walk succeeded, so a faulting access leaves the
  * paging structures untouched.
  */
+import { Access } from './access.ts';
 import type { Mmu } from './mmu.ts';
+import type { PhysicalStage } from './physicalStage.ts';
 import { PAGE_SIZE } from './physical.ts';
 import { TLB_D, TLB_G, TLB_U, TLB_W, TLB_XD } from './tlb.ts';
 
@@ -44,10 +46,26 @@ export class Walk {
   rsvdPse = 0;
   /** PAE paging's PDPTE registers (§4.4.1): entry i as halves [2i], [2i+1]. */
   readonly pdpte = new Int32Array(8);
+  /** A second stage (EPT) the entries' addresses go through, or null: they are then physical. */
+  stage: PhysicalStage | null = null;
+  /** Whether a refusal of the stage throws (translate) or ends the walk quietly (probe). */
+  fault = true;
+  /**
+   * The linear address being translated, for the stage's reports; NaN
+   * outside a walk, i.e. for the PAE PDPTE loads of MOV to CR0/CR3/CR4
+   * (pagingPdpte.ts), which have none.
+   */
+  linear = NaN;
+  /** The stage refused an entry in a quiet walk: the walk reports NotPresent and the caller gives up. */
+  stageRefused = false;
 
   // ---- the walk ----
-  /** Physical addresses and low halves of the entries used, top level first. */
+  /** Physical addresses and low halves of the entries used, top level first (with a stage: host-physical). */
   readonly entryPa = new Float64Array(4);
+  /** With a stage: the entries' guest-physical addresses, for the stage's check of accessed/dirty writes. */
+  readonly entryGpa = new Float64Array(4);
+  /** Host-physical address of the entry last read. */
+  private readPa = 0;
   readonly entryLo = new Int32Array(4);
   n = 0;
   /** High half of the last 8-byte entry read. */
@@ -76,8 +94,23 @@ export class Walk {
     this.rsvdPse = (1 << 21) | ((0xff & ~((1 << pse36Bits) - 1)) << 13);
   }
 
-  /** Reads the 4-byte entry, or the low half of the 8-byte entry, at `pa` (high half into `hi`). */
-  read(pa: number, wide: boolean): number {
+  /**
+   * Reads the 4-byte entry, or the low half of the 8-byte entry, at `gpa`
+   * (high half into `hi`): a physical address, or with a stage a
+   * guest-physical one it translates first.
+   */
+  read(gpa: number, wide: boolean): number {
+    let pa = gpa;
+    if (this.stage !== null) {
+      // A walk's read is an access to a guest paging-structure entry. A PDPTE load is a plain read: with EPT
+      // A/D it is not treated as a write (SDM Vol. 3C §29.3.3.2), and its EPT violation has bit 7 = 0 (Table 28-7).
+      pa = this.stage.translate(gpa, Access.Read, this.linear, this.linear === this.linear, this.fault);
+      if (pa < 0) {
+        this.stageRefused = true;
+        return 0;
+      }
+    }
+    this.readPa = pa;
     const phys = this.mmu.phys;
     const ppn = Math.floor(pa / PAGE_SIZE);
     const page = phys.ramPage(ppn);
@@ -91,9 +124,13 @@ export class Walk {
     return phys.readSized(pa, 4);
   }
 
-  /** Notes an entry used by the walk, and folds its R/W, U/S and (with NXE) XD flags into `flags`. */
+  /**
+   * Notes the entry just read at `pa` as used by the walk, and folds its
+   * R/W, U/S and (with NXE) XD flags into `flags`.
+   */
   use(pa: number, lo: number, hi: number): void {
-    this.entryPa[this.n] = pa;
+    this.entryGpa[this.n] = pa;
+    this.entryPa[this.n] = this.readPa;
     this.entryLo[this.n++] = lo;
     this.flags &= ~(TLB_W | TLB_U) | ((lo >>> 1) & (TLB_W | TLB_U));
     if (hi < 0 && this.nxe) this.flags |= TLB_XD;
@@ -102,6 +139,7 @@ export class Walk {
   /** Starts a walk: no entries, every right granted until an entry takes it away. */
   begin(): void {
     this.n = 0;
+    this.stageRefused = false;
     this.flags = TLB_W | TLB_U;
   }
 

@@ -24,6 +24,12 @@ import { SlotLog } from './slotLog.ts';
 
 /** Entry flags. */
 export const TLB_W = 1, TLB_U = 2, TLB_XD = 4, TLB_G = 8, TLB_D = 16;
+/**
+ * Rights a second translation stage (EPT, physicalStage.ts) withholds from a
+ * combined translation: an access needing one walks again, so that the
+ * stage reports it (an EPT violation, not a page fault).
+ */
+export const TLB_STAGE_NO_READ = 32, TLB_STAGE_NO_WRITE = 64, TLB_STAGE_NO_FETCH = 128;
 
 /** Page-size classes. */
 const SMALL = 0, LARGE = 1, HUGE = 2;

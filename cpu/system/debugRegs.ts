@@ -10,7 +10,9 @@
  *
  * In VMX non-root operation the "MOV-DR exiting" exit comes before every
  * check of resolve(): it takes priority over the CR4.DE #UD, the CPL #GP
- * (SDM Vol. 3C §26.1.3, MOV DR) and the general-detect #DB.
+ * (SDM Vol. 3C §26.1.3, MOV DR) and the general-detect #DB. A #DB that then
+ * causes a VM exit leaves DR6 and DR7 as they were (§28.1): there the
+ * registers change when the #DB is delivered (doubleFault.ts).
  */
 import type { Cpu } from '../cpu.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
@@ -28,6 +30,13 @@ const DR6_WRITABLE = 0xe00f, DR6_ONES = 0xffff0ff0 | 0;
 const DR7_WRITABLE = 0xffff23ff | 0, DR7_ONES = 0x400;
 const DR6_BD = 1 << 13, DR7_GD = 1 << 13;
 
+/** Entering the #DB handler: DR6 gets the cause bits `dr6`, DR7.GD is cleared (§18.2.3, §18.2.4). */
+export function debugExceptionState(c: Cpu, dr6: number): void {
+  const dr = c.sys.dr;
+  dr[12] = dr[12]! | dr6;
+  dr[14] = dr[14]! & ~DR7_GD;
+}
+
 /** The register a MOV DR really names, after the checks in SDM order of the exception lists. */
 function resolve(c: Cpu, i: Insn): number {
   let n = i.reg;
@@ -38,9 +47,9 @@ function resolve(c: Cpu, i: Insn): number {
   requireCpl0(c);
   const dr = c.sys.dr;
   if ((dr[14]! & DR7_GD) !== 0) {
-    // General detect (§18.2.4): a debug-exception fault before the access; DR6.BD set, DR7.GD cleared.
-    dr[12] = dr[12]! | DR6_BD;
-    dr[14] = dr[14]! & ~DR7_GD;
+    // General detect (§18.2.4): a debug-exception fault before the access, with DR6.BD.
+    c.faultPayload = DR6_BD;
+    if (!c.nonRoot) debugExceptionState(c, DR6_BD);
     fault(Vector.DB);
   }
   return n;

@@ -5,12 +5,14 @@
  * the new stack may stay, as on silicon), for doubleFault.ts to combine.
  *
  * The return address is c.rip: the faulting instruction for faults, the
- * next one for traps, software interrupts and external events. Faults push
- * RFLAGS with RF = 1 (§18.3.1.1).
+ * next one for traps, software interrupts and external events. RF in the
+ * RFLAGS image follows §18.3.1.1 (flagsImage).
  *
  * Not modelled: task gates (hardware task switching) raise #TS with the
  * gate's TSS selector; virtual-8086 mode is never entered, so delivery
- * from it does not arise.
+ * from it does not arise. In VMX non-root operation a task gate makes the
+ * checks before the task switch (taskSwitch.ts) and hands its TSS
+ * selector back, for the caller to take the VM exit (SDM Vol. 3C §26.4.2).
  */
 import type { Cpu } from '../cpu.ts';
 import { fault, Vector } from '../exceptions.ts';
@@ -26,6 +28,7 @@ import { CR0_PE, inLongMode, updateMode } from './mode.ts';
 import { loadCodeSegment, loadNullSegment, loadRealSegment, loadSegmentCache } from './segmentLoad.ts';
 import { StackCursor } from './stackCursor.ts';
 import { sysRead16, sysRead32, tableLinear } from './sysMemory.ts';
+import { checkNewTss } from './taskSwitch.ts';
 import { longTssStack } from './tss.ts';
 
 const gate = new Descriptor();
@@ -33,10 +36,17 @@ const code = new Descriptor();
 const stack = new Descriptor();
 const cursor = new StackCursor();
 
-/** The RFLAGS image pushed: RF set for faults (hardware exceptions here are all fault-class). */
-function flagsImage(c: Cpu, kind: EventKind): number {
+/**
+ * The RFLAGS image an event saves (§18.3.1.1): RF = 1 for a hardware
+ * exception (all those the core raises are fault-class), 0 for INT n,
+ * INT3, INTO and INT1 (the instruction cleared it when it began), RF as it
+ * is for interrupts and NMIs. An event injected by VM entry saves RF as the
+ * guest-state area loaded it, whatever its type (SDM Vol. 3C §27.6.1.1).
+ */
+export function flagsImage(c: Cpu, kind: EventKind, injected: boolean): number {
   const v = readRflags(c);
-  return kind === EventKind.Hardware ? v | RF : v;
+  if (injected || kind === EventKind.External || kind === EventKind.Nmi) return v;
+  return kind === EventKind.Hardware ? v | RF : v & ~RF;
 }
 
 /** Flags every gate clears, and IF for interrupt gates (§6.12.1.3). */
@@ -79,23 +89,29 @@ function readGate(c: Cpu, vector: number, kind: EventKind, long: boolean): Descr
 }
 
 /** Pushes the return frame through the cursor: [SS, ESP,] EFLAGS, CS, EIP, [error code]. */
-function pushFrame(c: Cpu, size: number, kind: EventKind, errorCode: number, withStack: boolean): void {
+function pushFrame(c: Cpu, size: number, kind: EventKind, errorCode: number, injected: boolean, withStack: boolean): void {
   const k = Reg.RSP << 1;
   if (withStack) {
     cursor.push(c, size, c.segSel[Seg.SS]!);
     cursor.push(c, size, c.r[k]!, c.r[k + 1]!);
   }
-  cursor.push(c, size, flagsImage(c, kind));
+  cursor.push(c, size, flagsImage(c, kind, injected));
   cursor.push(c, size, c.segSel[Seg.CS]!);
   cursor.push(c, size, c.rip >>> 0, Math.floor(c.rip / TWO32) | 0);
   if (errorCode >= 0) cursor.push(c, size, errorCode);
 }
 
-/** Protected mode outside IA-32e (§6.12.1): 16/32-bit interrupt and trap gates, stack switch from the TSS. */
-function deliverProtected(c: Cpu, vector: number, kind: EventKind, errorCode: number): void {
+/**
+ * Protected mode outside IA-32e (§6.12.1): 16/32-bit interrupt and trap
+ * gates, stack switch from the TSS. Returns -1, or in VMX non-root
+ * operation the TSS selector of a task gate that passed its checks.
+ */
+function deliverProtected(c: Cpu, vector: number, kind: EventKind, errorCode: number, injected: boolean): number {
   const ext = extBit(kind);
   const g = readGate(c, vector, kind, false);
   if (g.type === SysType.TaskGate) {
+    // readGate checked the gate's P bit and, for INT n, INT3 and INTO, its DPL (§6.12.1.1).
+    if (c.nonRoot) return checkNewTss(c, g.gateSelector, ext, false);
     cpuLog.debug(`core ${c.id}: vector ${vector} through a task gate: task switching is not modelled, #TS`);
     fault(Vector.TS, selectorError(g.gateSelector, ext));
   }
@@ -108,7 +124,7 @@ function deliverProtected(c: Cpu, vector: number, kind: EventKind, errorCode: nu
   if (inner) ssSel = innerLegacyStack(c, cpl, ext, stack, cursor);
   else cursor.current(c, ext);
   if (offset > d.limit) fault(Vector.GP, ext);
-  pushFrame(c, size, kind, errorCode, inner);
+  pushFrame(c, size, kind, errorCode, injected, inner);
   markAccessed(c, sel, d);
   if (inner) {
     markAccessed(c, ssSel, stack);
@@ -118,6 +134,7 @@ function deliverProtected(c: Cpu, vector: number, kind: EventKind, errorCode: nu
   enterHandlerFlags(c, (g.type & 1) === 0);
   loadCodeSegment(c, sel, d, cpl);
   c.rip = offset;
+  return -1;
 }
 
 /**
@@ -126,7 +143,7 @@ function deliverProtected(c: Cpu, vector: number, kind: EventKind, errorCode: nu
  * and SS:RSP always pushed; a privilege change loads SS with a null
  * selector whose RPL is the new CPL.
  */
-function deliverLong(c: Cpu, vector: number, kind: EventKind, errorCode: number): void {
+function deliverLong(c: Cpu, vector: number, kind: EventKind, errorCode: number, injected: boolean): void {
   const ext = extBit(kind);
   const g = readGate(c, vector, kind, true);
   const sel = g.gateSelector, offset = g.gateOffset, ist = g.ist;
@@ -144,7 +161,7 @@ function deliverLong(c: Cpu, vector: number, kind: EventKind, errorCode: number)
   if (!isCanonical(offset)) fault(Vector.GP, ext);
   cursor.switchTo(8, rsp - ((rsp >>> 0) & 0xf), 0, 0, false, ext);
   cursor.supervisor = cpl < 3;
-  pushFrame(c, 8, kind, errorCode, true);
+  pushFrame(c, 8, kind, errorCode, injected, true);
   markAccessed(c, sel, d);
   if (inner) loadNullSegment(c, Seg.SS, cpl, cpl);
   cursor.commit(c, true);
@@ -153,9 +170,15 @@ function deliverLong(c: Cpu, vector: number, kind: EventKind, errorCode: number)
   c.rip = offset;
 }
 
-/** Delivers `vector` once in the current mode; errorCode < 0 pushes none. */
-export function deliverOnce(c: Cpu, vector: number, kind: EventKind, errorCode: number): void {
+/**
+ * Delivers `vector` once in the current mode; errorCode < 0 pushes none,
+ * `injected`: VM entry injects it. Returns -1, or in VMX non-root
+ * operation the selector of the new TSS when a task gate would switch
+ * tasks, nothing having been delivered.
+ */
+export function deliverOnce(c: Cpu, vector: number, kind: EventKind, errorCode: number, injected: boolean): number {
   if ((c.cr0 & CR0_PE) === 0) deliverReal(c, vector);
-  else if (inLongMode(c)) deliverLong(c, vector, kind, errorCode);
-  else deliverProtected(c, vector, kind, errorCode);
+  else if (inLongMode(c)) deliverLong(c, vector, kind, errorCode, injected);
+  else return deliverProtected(c, vector, kind, errorCode, injected);
+  return -1;
 }

@@ -23,12 +23,22 @@
  * one that does not, met by another fault, is a triple fault, which exits
  * (§26.2). The event itself was offered before delivery began (events.ts),
  * or cannot exit (injected by VM entry, §27.6.1.2; an NMI or interrupt the
- * unit chose to deliver).
+ * unit chose to deliver). A task gate in the IDT exits too, once the checks
+ * before the task switch pass (§26.4.2), with the event as IDT-vectoring
+ * information.
+ *
+ * A #PF or #DB changes CR2, or DR6 and DR7, only when it does not exit
+ * directly (§28.1): in non-root operation these writes wait until the
+ * exception is known to go on, to its delivery or to be combined with
+ * the event it interrupted (outside it, the fault made them when raised).
  */
 import { Activity, type Cpu, hex } from '../cpu.ts';
 import { CpuException, Vector, VECTOR_NAMES } from '../exceptions.ts';
+import { RF } from '../flags.ts';
 import { cpuLog } from '../log.ts';
-import { deliverOnce } from './delivery.ts';
+import { TaskSwitchSource, VmExitTaken } from '../vmxPort.ts';
+import { debugExceptionState } from './debugRegs.ts';
+import { deliverOnce, flagsImage } from './delivery.ts';
 import { EventKind } from './eventKind.ts';
 
 const enum Class { Benign, Contributory, PageFault, DoubleFault }
@@ -67,22 +77,52 @@ function exits(c: Cpu, vector: number, errorCode: number, during: number, during
   return c.nonRoot && c.vmx!.eventExit(c, vector, EventKind.Hardware, errorCode, during, duringVector, duringError);
 }
 
+const isSoftware = (kind: EventKind): boolean =>
+  kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException || kind === EventKind.PrivilegedSoftware;
+
+/** In VMX non-root operation: hardware exception `vector`, which did not exit directly, now writes CR2 or DR6/DR7. */
+function faultState(c: Cpu, vector: number): void {
+  if (!c.nonRoot) return;
+  if (vector === Vector.PF) c.cr2 = c.faultPayload;
+  else if (vector === Vector.DB) debugExceptionState(c, c.faultPayload);
+}
+
+/**
+ * In VMX non-root operation a task gate in the IDT would switch to task
+ * `tss`: the VM exit. A software event's instruction has not retired; RF
+ * is what the RFLAGS image saved in the old TSS would have (§28.3.3).
+ */
+function taskGateExit(c: Cpu, tss: number, vector: number, kind: EventKind, errorCode: number, injected: boolean): void {
+  if (isSoftware(kind) && !injected) c.icount--;
+  c.eflags = (c.eflags & ~RF) | (flagsImage(c, kind, injected) & RF);
+  c.vmx!.taskSwitchExit(c, tss, TaskSwitchSource.IdtGate, null, vector, kind, errorCode);
+}
+
 /**
  * Delivers an event (errorCode < 0: none pushed), applying Table 6-5 to
- * faults met on the way. `counted`: a software event's instruction was
- * counted as retired, and is uncounted when a fault reports it unretired.
+ * faults met on the way. `injected`: VM entry injects it (§27.6.1), so no
+ * instruction was counted as retired; otherwise a software event's
+ * instruction was, and is uncounted when a fault reports it unretired.
  */
-function deliver(c: Cpu, vector: number, kind: EventKind, errorCode: number, counted: boolean): void {
+function deliver(c: Cpu, vector: number, kind: EventKind, errorCode: number, injected: boolean): void {
   let chain: string[] | null = null;
   for (;;) {
     try {
-      deliverOnce(c, vector, kind, errorCode);
+      const tss = deliverOnce(c, vector, kind, errorCode, injected);
+      if (tss >= 0) taskGateExit(c, tss, vector, kind, errorCode, injected);
       return;
     } catch (e) {
+      if (e instanceof VmExitTaken) {
+        // A VM exit met on the way (EPT): the event is the exit's IDT-vectoring information.
+        if (isSoftware(kind) && !injected) c.icount--;
+        c.vmx!.completeExit(c, kind, vector, errorCode);
+        return;
+      }
       if (!(e instanceof CpuException)) throw e;
-      const software = kind === EventKind.SoftwareInt || kind === EventKind.SoftwareException || kind === EventKind.PrivilegedSoftware;
-      if (software && counted) c.icount--;
+      const software = isSoftware(kind);
+      if (software && !injected) c.icount--;
       if (exits(c, e.vector, e.errorCode, kind, vector, errorCode)) return;
+      faultState(c, e.vector);
       chain ??= [nameOf(vector, kind)];
       chain.push(nameOf(e.vector, EventKind.Hardware));
       if (software) c.rip = c.sys.softwareRip;
@@ -93,6 +133,7 @@ function deliver(c: Cpu, vector: number, kind: EventKind, errorCode: number, cou
       }
       const double = second !== Class.Benign && (first === Class.PageFault || (first === Class.Contributory && second === Class.Contributory));
       kind = EventKind.Hardware;
+      injected = false;
       if (double) {
         chain.push('#DF');
         vector = Vector.DF;
@@ -108,14 +149,16 @@ function deliver(c: Cpu, vector: number, kind: EventKind, errorCode: number, cou
 
 /** Delivers an event raised at a boundary or by an instruction (a software one counted as retired by the run loop). */
 export function deliverEvent(c: Cpu, vector: number, kind: EventKind, errorCode: number): void {
-  deliver(c, vector, kind, errorCode, true);
+  if (kind === EventKind.Hardware) faultState(c, vector);
+  deliver(c, vector, kind, errorCode, false);
 }
 
 /**
  * Delivers an event that VM entry injects (SDM Vol. 3C §27.6.1): for a
  * software one, c.rip is past it and c.sys.softwareRip the guest RIP, and
- * no instruction was counted.
+ * no instruction was counted. An injected #PF or #DB writes neither CR2
+ * nor DR6/DR7 (§27.6.1.1).
  */
 export function deliverInjectedEvent(c: Cpu, vector: number, kind: EventKind, errorCode: number): void {
-  deliver(c, vector, kind, errorCode, false);
+  deliver(c, vector, kind, errorCode, true);
 }

@@ -9,7 +9,9 @@
  *
  * Not modelled: task switches. A JMP/CALL naming a TSS or a task gate
  * raises #TS with that selector outside IA-32e mode (#GP(sel) inside, as
- * the SDM gives).
+ * the SDM gives). In VMX non-root operation the task switch makes its
+ * first checks and causes a VM exit instead (SDM Vol. 3C §26.4.2,
+ * taskSwitch.ts).
  */
 import type { Cpu } from '../cpu.ts';
 import type { ExecFn, Insn } from '../decode/insn.ts';
@@ -25,7 +27,9 @@ import { innerLegacyStack, readGateTarget } from './gate.ts';
 import { inLongMode, inProtectedMode, updateMode } from './mode.ts';
 import { loadCodeSegment, loadNullSegment, loadRealSegment, loadSegmentCache } from './segmentLoad.ts';
 import { StackCursor } from './stackCursor.ts';
+import { farTaskTarget, instructionTaskSwitch } from './taskSwitch.ts';
 import { longTssStack } from './tss.ts';
+import { TaskSwitchSource } from '../vmxPort.ts';
 
 const desc = new Descriptor();
 const code = new Descriptor();
@@ -142,8 +146,8 @@ function throughCallGate(c: Cpu, sel: number, gate: Descriptor, call: boolean): 
   c.rip = offset;
 }
 
-/** Far JMP or CALL to sel:offset (offset as halves, at operand size `size`). */
-export function farTransfer(c: Cpu, sel: number, lo: number, hi: number, size: number, call: boolean): void {
+/** Far JMP or CALL `i` to sel:offset (offset as halves, at operand size `size`). */
+export function farTransfer(c: Cpu, i: Insn, sel: number, lo: number, hi: number, size: number, call: boolean): void {
   const offset = maskOffset(lo, hi, size);
   if (!inProtectedMode(c)) {
     farReal(c, sel, offset, size, call);
@@ -164,6 +168,10 @@ export function farTransfer(c: Cpu, sel: number, lo: number, hi: number, size: n
   }
   const task = t === SysType.TaskGate || t === SysType.Tss16 || t === SysType.Tss32;
   if (task && !inLongMode(c)) {
+    if (c.nonRoot) {
+      instructionTaskSwitch(c, i, farTaskTarget(c, sel, d), call ? TaskSwitchSource.Call : TaskSwitchSource.Jmp);
+      return;
+    }
     cpuLog.debug(`core ${c.id}: far ${call ? 'CALL' : 'JMP'} to a task (selector ${sel}): task switching is not modelled, #TS`);
     fault(Vector.TS, err);
   }
@@ -171,7 +179,7 @@ export function farTransfer(c: Cpu, sel: number, lo: number, hi: number, size: n
 }
 
 /** JMP/CALL ptr16:16/32: the offset is the first immediate, the selector imm2. */
-const farDirect = (call: boolean): ExecFn => (c, i) => farTransfer(c, i.imm2 & 0xffff, i.imm, 0, i.opSize, call);
+const farDirect = (call: boolean): ExecFn => (c, i) => farTransfer(c, i, i.imm2 & 0xffff, i.imm, 0, i.opSize, call);
 
 /** JMP/CALL m16:16/32/64: the offset at the operand size, then the selector. */
 function farIndirect(call: boolean): ExecFn {
@@ -180,7 +188,7 @@ function farIndirect(call: boolean): ExecFn {
     const lo = readMem(c, la, i.opSize);
     const hi = c.opHi;
     const sel = readMem(c, i.mode === 64 ? la + i.opSize : (la + i.opSize) >>> 0, 2);
-    farTransfer(c, sel, lo, hi, i.opSize, call);
+    farTransfer(c, i, sel, lo, hi, i.opSize, call);
   };
 }
 

@@ -10,7 +10,9 @@
  * would be cleared after the next instruction anyway. Not modelled either:
  * the return to virtual-8086 mode (EFLAGS.VM = 1 at CPL 0 outside IA-32e
  * mode) raises #GP(0), and the task return of NT = 1 outside IA-32e mode
- * raises #TS with the TSS back link (in IA-32e mode NT = 1 is #GP(0)).
+ * raises #TS with the TSS back link (in IA-32e mode NT = 1 is #GP(0)). In
+ * VMX non-root operation that task return checks the back link and causes
+ * a VM exit instead (SDM Vol. 3C §26.4.2, taskSwitch.ts).
  *
  * In VMX non-root operation the flag IRET clears may stand for virtual-NMI
  * blocking, and with "NMI exiting" but not "virtual NMIs" IRET must leave
@@ -20,7 +22,7 @@
  * as "NMI unblocking due to IRET" (§28.2.2).
  */
 import type { Cpu } from '../cpu.ts';
-import type { ExecFn } from '../decode/insn.ts';
+import type { ExecFn, Insn } from '../decode/insn.ts';
 import type { OpcodeDef } from '../decode/opcodeDef.ts';
 import { fault, Vector } from '../exceptions.ts';
 import {
@@ -36,6 +38,8 @@ import { checkReturnCode, checkReturnStack, loadReturnStack } from './returnTarg
 import { invalidateOuterSegments, loadCodeSegment, loadRealSegment } from './segmentLoad.ts';
 import { StackCursor } from './stackCursor.ts';
 import { sysRead16, tableLinear } from './sysMemory.ts';
+import { instructionTaskSwitch, iretTaskTarget } from './taskSwitch.ts';
+import { TaskSwitchSource } from '../vmxPort.ts';
 
 const code = new Descriptor();
 const ss = new Descriptor();
@@ -71,10 +75,15 @@ function iretReal(c: Cpu, size: number): void {
   c.rip = ip;
 }
 
-function iretProtected(c: Cpu, size: number): void {
+function iretProtected(c: Cpu, i: Insn): void {
+  const size = i.opSize;
   const long = inLongMode(c);
   if ((c.eflags & NT) !== 0) {
     if (long) fault(Vector.GP, 0);
+    if (c.nonRoot) {
+      instructionTaskSwitch(c, i, iretTaskTarget(c), TaskSwitchSource.Iret);
+      return;
+    }
     const backLink = c.sys.trLimit >= 1 ? sysRead16(c, tableLinear(c, c.sys.trBase, 0)) : 0;
     cpuLog.debug(`core ${c.id}: IRET with NT = 1: task return is not modelled, #TS`);
     fault(Vector.TS, selectorError(backLink, 0));
@@ -114,7 +123,7 @@ const iret: ExecFn = (c, i) => {
   }
   if ((c.cr0 & CR0_PE) === 0) iretReal(c, i.opSize);
   else if ((c.eflags & VM) !== 0) fault(Vector.GP, 0);
-  else iretProtected(c, i.opSize);
+  else iretProtected(c, i);
 };
 
 export const IRET_OPCODES: OpcodeDef[] = [

@@ -12,7 +12,9 @@ export function stubVmxUnit(over: Partial<VmxUnit> = {}): { -readonly [K in keyo
     guestTsc: (c, lo, hi) => { c.opHi = hi; return lo; },
     eventExit: () => false,
     tripleFaultExit: () => false,
+    completeExit: () => {},
     atBoundary: () => {},
+    taskSwitchExit: () => {},
     ...over,
   };
 }

@@ -31,12 +31,17 @@ import { VmxCore } from '../../vmx/unit/vmxCore.ts';
 import { vmxon } from '../../vmx/unit/vmxOperation.ts';
 import { vmcs } from '../../vmx/vmcs/fields.ts';
 import { asm } from './asm.ts';
+import { EptBuilder } from './eptBuilder.ts';
 import { makeCore, type TestCore } from './machine.ts';
 
 export type FieldName = keyof typeof vmcs;
 
 export const GUEST_CODE = 0x1000, GUEST_STACK = 0x80000, PAGE_TABLES = 0x100000;
 export const VMXON_REGION = 0x200000, VMCS_REGION = 0x201000, SCRATCH = 0x202000;
+/** EPT paging structures of the `ept` option: 0x300000-0x3fffff (memory above 0x400000 is free for tests' data). */
+export const EPT_TABLES = 0x300000, EPT_TABLES_END = 0x400000;
+/** SS:SP of a `guestMode: 'real'` guest: the stack's top is just below GUEST_STACK. */
+export const REAL_STACK_SEGMENT = 0x7000, REAL_STACK_POINTER = 0xfffe;
 const MEMORY = 8 << 20;
 
 export const CPU_VMX = DEFAULT_CPU_MODEL.with({ features: { vmx: true } });
@@ -72,6 +77,25 @@ export interface HarnessOptions {
    * default an exception stops the run, as on a bare test core.
    */
   events?: boolean;
+  /**
+   * Runs the guest under EPT (SDM Vol. 3C §29.3): the callback builds the
+   * EPT paging structures (test/support/eptBuilder.ts) at EPT_TABLES, then
+   * "activate secondary controls" and "enable EPT" are set and the EPTP
+   * (WB, 4 levels, no A/D) written; `fields` can still override the EPTP.
+   * The model must support EPT (FULL_VMX_MODEL, say).
+   */
+  ept?: (b: EptBuilder) => void;
+  /**
+   * An unrestricted guest (SDM Vol. 3C §26.6): sets "unrestricted guest"
+   * and EPT (`ept`, or an identity map of all memory with 2-MByte pages),
+   * "IA-32e mode guest" 0 and guest CR0.PG 0. 'real': real-address mode
+   * (CR0.PE 0), code assembled as 16-bit, CS:IP 0000:1000, SS:SP 7000:FFFE,
+   * DS/ES/FS/GS 0000, bases = selector × 16, limits FFFFH, access rights
+   * 9BH (CS) / 93H, IDTR the IVT (base 0, limit 3FFH). 'protected32':
+   * protected mode without paging, the flat 32-bit segments of
+   * `ia32eModeGuest: false`. The model must support both controls.
+   */
+  guestMode?: 'real' | 'protected32';
 }
 
 /** Guest segment access rights (VMX format, SDM Vol. 3C §25.4.1): 64-bit code, data, busy TSS. */
@@ -81,6 +105,8 @@ export class VmxHarness {
   readonly exits: Exit[] = [];
   readonly trace: TransitionRecord[] = [];
   onExit: ExitHandler;
+  /** The EPT builder of the `ept` option, to edit entries between exits. */
+  ept: EptBuilder | undefined;
 
   private constructor(readonly t: TestCore, readonly core: VmxCore, onExit: ExitHandler | undefined) {
     this.onExit = onExit ?? (() => 'stop');
@@ -89,8 +115,8 @@ export class VmxHarness {
   /** A core in VMX root operation with a launched-ready VMCS for `guest` (64-bit assembly at GUEST_CODE). */
   static async create(guest: string, o: HarnessOptions = {}): Promise<VmxHarness> {
     const { t, core, model } = vmxTestCore(o);
-    const ia32e = o.ia32eModeGuest ?? true;
-    t.phys.load(GUEST_CODE, await asm(guest, ia32e ? 64 : 32, GUEST_CODE));
+    const ia32e = o.guestMode === undefined && (o.ia32eModeGuest ?? true);
+    t.phys.load(GUEST_CODE, await asm(guest, o.guestMode === 'real' ? 16 : ia32e ? 64 : 32, GUEST_CODE));
     // Root software's part of §24.7: CR0.NE, CR4.VMXE, IA32_FEATURE_CONTROL, real page tables.
     t.cpu.cr0 = (t.cpu.cr0 | 0x20) >>> 0;
     t.cpu.cr4 |= 0x2000;
@@ -104,6 +130,8 @@ export class VmxHarness {
     h.check('VMCLEAR', () => vmclear(core, t.cpu, VMCS_REGION));
     h.check('VMPTRLD', () => vmptrld(core, t.cpu, VMCS_REGION));
     h.writeDefaults(model, o.controls ?? {}, ia32e);
+    if (o.ept) h.useEpt(o.ept);
+    if (o.guestMode) h.writeGuestMode(o.guestMode, o.ept === undefined);
     for (const [name, value] of Object.entries(o.fields ?? {})) h.write(name as FieldName, value);
     core.registerNative(nativeHandlerAddress(0), (c) => h.handle(c));
     core.onTransition = (r) => h.trace.push(r);
@@ -214,6 +242,47 @@ export class VmxHarness {
     vmEntry(this.core, c, false);
   }
 
+  /** Builds EPT tables with `build` and turns EPT on with their EPTP (HarnessOptions.ept). */
+  private useEpt(build: (b: EptBuilder) => void): void {
+    const b = (this.ept = new EptBuilder(this.t.phys, EPT_TABLES, EPT_TABLES_END));
+    build(b);
+    const or = (field: FieldName, mask: number): void => this.write(field, (Number(this.read(field)) | mask) >>> 0);
+    or('primaryProcessorBasedVmExecutionControls', controlMask('proc', ['activateSecondaryControls']));
+    or('secondaryProcessorBasedVmExecutionControls', controlMask('proc2', ['enableEpt']));
+    this.write('eptp', b.eptp());
+  }
+
+  /** The controls and guest state of HarnessOptions.guestMode, after the defaults and `ept`. */
+  private writeGuestMode(mode: 'real' | 'protected32', identityEpt: boolean): void {
+    if (identityEpt) this.useEpt((b) => b.identity(0, MEMORY, { size: '2M' }));
+    const proc2 = Number(this.read('secondaryProcessorBasedVmExecutionControls'));
+    this.write('secondaryProcessorBasedVmExecutionControls', (proc2 | controlMask('proc2', ['unrestrictedGuest'])) >>> 0);
+    const PE = 1, PG = 0x80000000;
+    this.write('guestCr0', (Number(this.read('guestCr0')) & ~(mode === 'real' ? PE | PG : PG)) >>> 0);
+    if (mode === 'protected32') return;
+    for (const s of ['Es', 'Cs', 'Ss', 'Ds', 'Fs', 'Gs'] as const) {
+      const selector = s === 'Ss' ? REAL_STACK_SEGMENT : 0;
+      this.write(`guest${s}Selector`, selector);
+      this.write(`guest${s}Base`, selector * 16);
+      this.write(`guest${s}Limit`, 0xffff);
+      this.write(`guest${s}AccessRights`, s === 'Cs' ? 0x9b : 0x93);
+    }
+    this.write('guestRsp', REAL_STACK_POINTER);
+    this.write('guestIdtrBase', 0);
+    this.write('guestIdtrLimit', 0x3ff);
+  }
+
+  /**
+   * VMRESUME after a handler stopped the run (the test may have changed
+   * the VMCS, registers or memory meanwhile), then runs as launch does.
+   */
+  resume(max = 1_000_000): StopReason {
+    vmEntry(this.core, this.t.cpu, false);
+    this.t.cpu.icount++;
+    if (!this.t.cpu.nonRoot && (this.t.flags() & 0x41) !== 0) throw new Error(`VMRESUME failed: VMfailValid(${this.read('vmInstructionError')})`);
+    return this.run(max);
+  }
+
   /** A guest general-purpose register as the last exit left it (the core holds it: VM exits do not save GPRs). */
   reg(name: Parameters<TestCore['reg']>[0]): bigint {
     return this.t.reg(name);
@@ -303,3 +372,38 @@ export function vmxTestCore(o: Pick<HarnessOptions, 'features' | 'events'>): { t
   if (o.events) attachSystem(t.cpu);
   return { t, core, model };
 }
+
+/**
+ * Runs `program` (64-bit assembly at GUEST_CODE, HLT appended) as root
+ * software on a harness's core: in VMX root operation at CPL 0 with the
+ * harness's VMCS current, before any VM entry. `setup` runs first
+ * (registers, memory, CPL). For tests of VMX instructions in root operation.
+ */
+export async function runInRoot(program: string, o: HarnessOptions & { setup?: (h: VmxHarness) => void } = {}): Promise<VmxHarness> {
+  const h = await VmxHarness.create(`${program}\nhlt`, o);
+  o.setup?.(h);
+  h.t.cpu.rip = GUEST_CODE;
+  h.run(100_000);
+  return h;
+}
+
+/** Linear addresses that only mapTestPage maps: PML4 entry 1 (512 GiB up), beyond the identity map. */
+export const TEST_LINEAR = 0x8000000000;
+const TEST_PDPT = SCRATCH + 0x30000, TEST_PD = TEST_PDPT + 0x1000, TEST_PT = TEST_PDPT + 0x2000;
+
+/**
+ * Maps the 4-KByte page TEST_LINEAR + n * 4096 (n < 512) to physical `pa`
+ * with PTE `flags` (default P, R/W, A, D) in the paging structures host and
+ * guest share, by plain stores to them: nothing is invalidated.
+ */
+export function mapTestPage(h: VmxHarness, n: number, pa: number, flags = 0x63): void {
+  const p = h.t.phys;
+  p.writeSized(PAGE_TABLES + 8, 4, TEST_PDPT | 0x23);
+  p.writeSized(TEST_PDPT, 4, TEST_PD | 0x23);
+  p.writeSized(TEST_PD, 4, TEST_PT | 0x23);
+  p.writeSized(TEST_PT + 8 * n, 4, pa | flags);
+  p.writeSized(TEST_PT + 8 * n + 4, 4, 0);
+}
+
+/** Physical address of the PTE mapTestPage writes for page n (for guests that change it themselves). */
+export const testPte = (n: number): number => TEST_PT + 8 * n;

@@ -147,8 +147,8 @@ describe('DEFAULT_VMX_MODEL: what is built, nothing more (issue 4)', () => {
     const built = B(2, 3, 7, 9, 10, 11, 12, 15, 16, 19, 20, 22, 23, 24, 25, 27, 28, 29, 30, 31);
     expect(value(dflt, VMX_MSR.PROCBASED_CTLS)).toBe(((PROC_DEFAULT1 | built) << 32n) | PROC_DEFAULT1);
   });
-  it('PROCBASED_CTLS2: descriptor-table exiting, RDTSCP, WBINVD, PLE, RDRAND, INVPCID, VMCS shadowing, RDSEED, TSC scaling; no EPT, VPID, UG, APICv, VMFUNC', () => {
-    expect(value(dflt, VMX_MSR.PROCBASED_CTLS2)).toBe(B(2, 3, 6, 10, 11, 12, 14, 16, 25) << 32n);
+  it('PROCBASED_CTLS2: EPT (1), descriptor-table exiting (2), RDTSCP (3), VPID (5), WBINVD (6), UG (7), PLE (10), RDRAND (11), INVPCID (12), VMFUNC (13), VMCS shadowing (14), RDSEED (16), TSC scaling (25); no APICv (0, 4, 8, 9)', () => {
+    expect(value(dflt, VMX_MSR.PROCBASED_CTLS2)).toBe(B(1, 2, 3, 5, 6, 7, 10, 11, 12, 13, 14, 16, 25) << 32n);
   });
   it('EXIT: save debug controls, host address-space size, acknowledge interrupt, PAT, EFER, save preemption timer (2, 9, 15, 18-22)', () => {
     expect(value(dflt, VMX_MSR.EXIT_CTLS)).toBe(((EXIT_DEFAULT1 | B(9, 15, 18, 19, 20, 21, 22)) << 32n) | EXIT_DEFAULT1);
@@ -161,12 +161,14 @@ describe('DEFAULT_VMX_MODEL: what is built, nothing more (issue 4)', () => {
     expect(lo(value(dflt, VMX_MSR.TRUE_EXIT_CTLS))).toBe(EXIT_DEFAULT1 & ~B(2));
     expect(lo(value(dflt, VMX_MSR.TRUE_ENTRY_CTLS))).toBe(ENTRY_DEFAULT1 & ~B(2));
   });
-  it('EPT_VPID_CAP and VMFUNC do not exist (A.10, A.11)', () => {
-    expect(dflt.read(0x48c)).toBeUndefined();
-    expect(dflt.read(0x491)).toBeUndefined();
+  it('EPT_VPID_CAP (A.10): execute-only (0), 4-level walk (6), UC (8), WB (14), 2M (16), 1G (17), INVEPT (20), A/D (21), INVEPT single/all (25, 26); INVVPID (32), its four types (40-43)', () => {
+    expect(value(dflt, 0x48c)).toBe(B(0, 6, 8, 14, 16, 17, 20, 21, 25, 26, 32, 40, 41, 42, 43));
   });
-  it('MISC: rate 5, activity states HLT/shutdown/wait-for-SIPI (6-8), 4 CR3 targets (24:16), VMWRITE to any field (29)', () => {
-    expect(value(dflt, VMX_MSR.MISC)).toBe(5n | B(6, 7, 8) | (4n << 16n) | B(29));
+  it('VMFUNC (A.11): EPTP switching (bit 0) only', () => {
+    expect(value(dflt, 0x491)).toBe(B(0));
+  });
+  it('MISC: rate 5, LMA store (5, unrestricted guest), activity states HLT/shutdown/wait-for-SIPI (6-8), 4 CR3 targets (24:16), VMWRITE to any field (29)', () => {
+    expect(value(dflt, VMX_MSR.MISC)).toBe(5n | B(5, 6, 7, 8) | (4n << 16n) | B(29));
   });
 });
 

@@ -289,12 +289,12 @@ describe('native handler and x86 root-mode program give the same exit trace', ()
     });
   }
 
-  it('the program reports a VMWRITE that fails, naming the field: VMfailValid(12) for a field the model lacks (§31.4)', async () => {
-    const d = await VmxAsmDriver.create('cpuid', { fields: { vpid: 1 } });
+  it('the program reports a VMWRITE that fails, naming the field: VMfailValid(12) for a field the model lacks (§31.4; the TPR threshold exists only with "use TPR shadow", Appendix B.3.1, which DEFAULT_VMX_MODEL lacks)', async () => {
+    const d = await VmxAsmDriver.create('cpuid', { fields: { tprThreshold: 1 } });
     expect(d.run()).toEqual({ kind: 'halt' });
-    expect(d.outcome).toEqual({ kind: 'vmfail', op: 'VMWRITE', error: 12, field: 'vpid' });
+    expect(d.outcome).toEqual({ kind: 'vmfail', op: 'VMWRITE', error: 12, field: 'tprThreshold' });
     expect(d.trace).toEqual([]);
-    await expect(VmxHarness.create('cpuid', { fields: { vpid: 1 } })).rejects.toThrow('VMWRITE vpid failed: VMfailValid(12)');
+    await expect(VmxHarness.create('cpuid', { fields: { tprThreshold: 1 } })).rejects.toThrow('VMWRITE tprThreshold failed: VMfailValid(12)');
   });
 
   it('the guest sees its own registers across exits under both drivers (VMCALL case: rax = 3, rbx = 3 + 1234H)', async () => {

@@ -89,7 +89,75 @@ describe('exceptions and the exception bitmap (SDM Vol. 3C §26.2, §28.2.2)', (
     expect(read(h, 'vmExitInterruptionErrorCode')).toBe(0n); // read, not present, supervisor
   });
 
-  it.todo('#PF that exits leaves CR2 unchanged (§28.1): cpu/memory/pagingUnit.ts writes CR2 when it raises the fault');
+  describe('CR2 and DR6/DR7: written only by an exception that does not exit directly (§28.1)', () => {
+    const OLD_CR2 = 0x5555000;
+    const withCr2 = async (source: string, o: HarnessOptions): Promise<VmxHarness> => {
+      const h = await eventGuest(source, o);
+      h.t.cpu.cr2 = OLD_CR2;
+      return h;
+    };
+
+    it('a #PF that exits leaves CR2 as it was; the qualification still has the linear address (§28.2.1)', async () => {
+      const h = await withCr2(PF_GUEST, { fields: { exceptionBitmap: 1 << 14 } });
+      h.launch(100);
+      expect(h.exits).toMatchObject([{ reason: EXCEPTION, qualification: 0x100000000000n }]);
+      expect(h.t.cpu.cr2).toBe(OLD_CR2);
+    });
+
+    it('a #PF delivered through the guest IDT writes CR2', async () => {
+      const h = await withCr2(PF_GUEST, { fields: { exceptionBitmap: 0 } });
+      h.launch(100);
+      expect(reasons(h)).toEqual([VMCALL]);
+      expect(h.reg('rax')).toBe(14n);
+      expect(h.t.cpu.cr2).toBe(0x100000000000);
+    });
+
+    it('a #PF whose delivery faults into an exit (#NP, bit 11) exits indirectly, so it writes CR2', async () => {
+      const h = await withCr2(PF_GUEST, { fields: { exceptionBitmap: 1 << 11 } });
+      writeGate(h, 14, { present: false });
+      h.launch(100);
+      expect(read(h, 'idtVectoringInformationField')).toBe(info(14, HARDWARE, true));
+      expect(h.t.cpu.cr2).toBe(0x100000000000);
+    });
+
+    // RSP in the same unmapped region: delivering pushes SS at 1000_0000_0FF8H first (SDM Vol. 3A §6.14.2), a
+    // write that faults with error code 2.
+    const BAD_STACK = 'mov rsp, 0x100000001000\n';
+    it('a #PF met delivering a #PF becomes #DF (SDM Vol. 3A Table 6-5), which exits; CR2 has the second #PF\'s address', async () => {
+      const h = await withCr2(`${BAD_STACK}${PF_GUEST}`, { fields: { exceptionBitmap: 1 << 8 } });
+      h.launch(100);
+      expect(read(h, 'vmExitInterruptionInformation')).toBe(info(8, HARDWARE, true));
+      expect(h.t.cpu.cr2).toBe(0x100000000ff8);
+    });
+
+    it('a #PF met delivering #UD that exits (bit 14) is a direct exit: CR2 unchanged, the address in the qualification', async () => {
+      const h = await withCr2(`${BAD_STACK}ud2`, { fields: { exceptionBitmap: 1 << 14 } });
+      h.launch(100);
+      expect(h.exits).toMatchObject([{ reason: EXCEPTION, qualification: 0x100000000ff8n }]);
+      expect(read(h, 'vmExitInterruptionErrorCode')).toBe(2n);
+      expect(read(h, 'idtVectoringInformationField')).toBe(info(6, HARDWARE));
+      expect(h.t.cpu.cr2).toBe(OLD_CR2);
+    });
+
+    const GD: HarnessOptions = { controls: { entry: ['loadDebugControls'], exit: ['saveDebugControls'] }, fields: { guestDr7: 0x2400 } };
+    const DR6_INIT = 0xffff0ff0, BD = 1 << 13;
+    it('a general-detect #DB that exits leaves DR6 and DR7.GD as they were (§28.1)', async () => {
+      const h = await eventGuest('mov rax, dr7', { ...GD, fields: { ...GD.fields, exceptionBitmap: 1 << 1 } });
+      h.launch(100);
+      expect(h.exits).toMatchObject([{ reason: EXCEPTION, qualification: BigInt(BD) }]);
+      expect(h.t.cpu.sys.dr[12]! >>> 0).toBe(DR6_INIT);
+      expect(read(h, 'guestDr7')).toBe(0x2400n); // saved by "save debug controls"
+    });
+
+    it('a general-detect #DB delivered through the guest IDT sets DR6.BD and clears DR7.GD (SDM Vol. 3A §18.2.4)', async () => {
+      const h = await eventGuest('mov rax, dr7', GD);
+      h.launch(100);
+      expect(reasons(h)).toEqual([VMCALL]);
+      expect(h.reg('rax')).toBe(1n);
+      expect(h.t.cpu.sys.dr[12]! >>> 0).toBe((DR6_INIT | BD) >>> 0);
+      expect(read(h, 'guestDr7')).toBe(0x400n);
+    });
+  });
 
   it('#DB for general detect (DR7.GD) exits with qualification BD, bit 13 (§28.2.1 Table 28-1)', async () => {
     const h = await eventGuest('mov rax, dr7', { controls: { entry: ['loadDebugControls'] }, fields: { exceptionBitmap: 1 << 1, guestDr7: 0x2400 } });
@@ -226,7 +294,7 @@ describe('faults during event delivery: IDT-vectoring information (SDM Vol. 3C �
     expect(read(h, 'idtVectoringErrorCode')).toBe(0n);
   });
 
-  it.todo('task switches (basic reason 9, Table 28-2): the core does not model task switches, and the VMX port has no task-switch hook');
+  // Task switches through a task gate met in delivery (basic reason 9, §28.2.1 Table 28-2): taskSwitchExits.test.ts.
 });
 
 describe('NMIs (SDM Vol. 3C §26.2, §26.3 IRET, §27.7.1)', () => {

@@ -123,6 +123,45 @@ describe('injection of vectored events (SDM Vol. 3C §27.6.1.1)', () => {
   });
 });
 
+describe('RF in the RFLAGS image an injected event pushes (SDM Vol. 3C §27.6.1.1; Vol. 3A §18.3.1.1)', () => {
+  const RF = 1n << 16n;
+  /** The RFLAGS image of a 64-bit frame [error code,] RIP, CS, RFLAGS, RSP, SS. */
+  const pushedRflags = (h: Awaited<ReturnType<typeof injected>>, withErrorCode: boolean): bigint => stackSlot(h, withErrorCode ? 3 : 2);
+
+  it('an injected hardware exception pushes RF as loaded from the guest-state area, 0, not the 1 of a fault', async () => {
+    const h = await injected(info(6, HARDWARE), { fields: { guestRflags: 0x2 } });
+    h.launch(100);
+    expect(h.reg('rax')).toBe(6n);
+    expect(pushedRflags(h, false)).toBe(0x2n);
+  });
+
+  it('an injected hardware exception pushes RF as loaded, 1', async () => {
+    const h = await injected(info(13, HARDWARE, true), { errorCode: 0, fields: { guestRflags: 0x2n | RF } });
+    h.launch(100);
+    expect(h.reg('rax')).toBe(13n);
+    expect(pushedRflags(h, true)).toBe(0x2n | RF);
+  });
+
+  it('a fault met delivering the injected event and delivered normally pushes RF = 1', async () => {
+    const h = await injected(info(6, HARDWARE), { fields: { guestRflags: 0x2 } });
+    writeGate(h, 6, { present: false });
+    h.launch(100);
+    expect(h.reg('rax')).toBe(11n);
+    expect(pushedRflags(h, true)).toBe(0x2n | RF);
+  });
+
+  it('an injected software interrupt pushes RF as loaded, 1, where INT n run by the guest pushes 0 (cleared when it began)', async () => {
+    const inj = await injected(info(0x40, SOFTWARE_INT), { length: 2, fields: { guestRflags: 0x2n | RF } });
+    inj.launch(100);
+    expect(inj.reg('rax')).toBe(0x40n);
+    expect(pushedRflags(inj, false)).toBe(0x2n | RF);
+    const run = await eventGuest('int 0x40', { fields: { guestRflags: 0x2n | RF } });
+    run.launch(100);
+    expect(run.reg('rax')).toBe(0x40n);
+    expect(pushedRflags(run, false)).toBe(0x2n);
+  });
+});
+
 describe('VM exits during event injection (SDM Vol. 3C §27.6.1.2, §28.2.3)', () => {
   it('a fault delivering an injected software interrupt exits with it as IDT-vectoring information, the guest RIP and the entry instruction length', async () => {
     const h = await injected(info(0x40, SOFTWARE_INT), { length: 2, fields: { exceptionBitmap: 1 << 11 } });

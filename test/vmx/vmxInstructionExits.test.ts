@@ -15,18 +15,24 @@ import type { VmxFeatures } from '../../vmx/model/vmxModel.ts';
 import { asm } from '../support/asm.ts';
 import { GUEST_CODE, VmxHarness, type HarnessOptions } from '../support/vmxHarness.ts';
 
+/*
+ * The harness's default model, DEFAULT_VMX_MODEL, has EPT and VPID with INVEPT and INVVPID (Appendix A.10:
+ * EPT_VPID_CAP bits 20 and 32) and "enable VM functions" (IA32_VMX_PROCBASED_CTLS2 bit 45).
+ */
 const D = DEFAULT_VMX_MODEL;
-/** A model with INVEPT and INVVPID (Appendix A.10: EPT_VPID_CAP bits 20 and 32). */
-const WITH_INVALIDATION: VmxFeatures = {
+/**
+ * DEFAULT_VMX_MODEL without EPT and VPID (IA32_VMX_PROCBASED_CTLS2 bits 33 and 37 = 0, no EPT_VPID_CAP), and so
+ * without what needs EPT: unrestricted guest and VMFUNC's EPTP switching.
+ */
+const NO_EPT_NO_VPID: VmxFeatures = {
   ...D,
-  controls: { ...D.controls, proc: [...D.controls.proc, 'activateSecondaryControls'], proc2: ['enableEpt', 'enableVpid'] },
-  ept: ['invept', 'pageWalkLength4', 'memoryTypeWb', 'inveptAllContext'],
-  vpid: ['invvpid', 'invvpidAllContext'],
-};
-/** A model with "enable VM functions" and no VM function (IA32_VMX_VMFUNC = 0). */
-const WITH_VMFUNC: VmxFeatures = {
-  ...D,
-  controls: { ...D.controls, proc: [...D.controls.proc, 'activateSecondaryControls'], proc2: ['enableVmFunctions'] },
+  controls: {
+    ...D.controls,
+    proc2: D.controls.proc2.filter((k) => !['enableEpt', 'enableVpid', 'unrestrictedGuest', 'enableVmFunctions'].includes(k)),
+  },
+  ept: [],
+  vpid: [],
+  vmFunctions: [],
 };
 
 /** Segment fields for a 64-bit guest at CPL 3 (§27.3.1.2: CS.DPL = SS.DPL = SS.RPL = CS.RPL = 3). */
@@ -166,7 +172,7 @@ describe('VMREAD/VMWRITE without VMCS shadowing exit (§26.1.3; §28.2.5 Table "
 
 describe('INVEPT and INVVPID (their pages; §28.2.5 Table "INVEPT, INVPCID, and INVVPID")', () => {
   it('INVEPT r11, [rsp + 0x20] (66 44 0F 38 80 5C 24 20): reason 50, qual 0x20, SS, base RSP, Reg2 R11', async () => {
-    const x = await firstExit('invept r11, xmmword ptr [rsp + 0x20]', { features: WITH_INVALIDATION });
+    const x = await firstExit('invept r11, xmmword ptr [rsp + 0x20]');
     expect(x.reason).toBe(50);
     expect(x.qualification).toBe(0x20n);
     // 2<<7 | 2<<15 | 1<<22 | 4<<23 | 11<<28
@@ -174,7 +180,7 @@ describe('INVEPT and INVVPID (their pages; §28.2.5 Table "INVEPT, INVPCID, and 
   });
 
   it('INVVPID rdx, [rax + rbx*2] (66 0F 38 81 14 58): reason 53, qual 0, scale 2, index RBX, base RAX, Reg2 RDX', async () => {
-    const x = await firstExit('invvpid rdx, xmmword ptr [rax + rbx*2]', { features: WITH_INVALIDATION });
+    const x = await firstExit('invvpid rdx, xmmword ptr [rax + rbx*2]');
     expect(x.reason).toBe(53);
     expect(x.qualification).toBe(0n);
     // 1 | 2<<7 | 3<<15 | 3<<18 | 0<<23 | 2<<28
@@ -182,42 +188,47 @@ describe('INVEPT and INVVPID (their pages; §28.2.5 Table "INVEPT, INVPCID, and 
   });
 
   it('#UD instead of the exit on a processor without EPT / VPID (INVEPT/INVVPID pages, §26.1.1)', async () => {
-    await guestFault('invept rax, xmmword ptr [rbx]', 6);
-    await guestFault('invvpid rax, xmmword ptr [rbx]', 6);
+    await guestFault('invept rax, xmmword ptr [rbx]', 6, { features: NO_EPT_NO_VPID });
+    await guestFault('invvpid rax, xmmword ptr [rbx]', 6, { features: NO_EPT_NO_VPID });
   });
 
   it('#UD with EPT but without the INVEPT capability (IA32_VMX_EPT_VPID_CAP bit 20 = 0)', async () => {
-    await guestFault('invept rax, xmmword ptr [rbx]', 6, { features: { ...WITH_INVALIDATION, ept: ['pageWalkLength4', 'memoryTypeWb'] } });
+    await guestFault('invept rax, xmmword ptr [rbx]', 6, { features: { ...D, ept: ['pageWalkLength4', 'memoryTypeWb'] } });
   });
 
   it('the capability is the processor\'s, not the VMCS\'s: INVEPT exits with "enable EPT" = 0 in the VMCS (§26.1.2)', async () => {
-    const x = await firstExit('invept rax, xmmword ptr [rbx]', { features: WITH_INVALIDATION });
+    const x = await firstExit('invept rax, xmmword ptr [rbx]');
     expect(x.reason).toBe(50);
   });
 });
 
 describe('VMFUNC (VMFUNC page, §26.5.6)', () => {
-  it('#UD when "enable VM functions" is 0 (the model has none here)', async () => {
+  it('#UD when "enable VM functions" is 0 in the VMCS, though the processor supports it and EPTP switching (VMFUNC page: the control, not the capability)', async () => {
     await guestFault('xor eax, eax\nvmfunc', 6);
   });
 
+  it('#UD on a processor without VM functions (IA32_VMX_PROCBASED_CTLS2 bit 45 = 0)', async () => {
+    await guestFault('xor eax, eax\nvmfunc', 6, { features: NO_EPT_NO_VPID });
+  });
+
   it('#UD when "enable VM functions" is 1 but EAX >= 64', async () => {
-    await guestFault('mov eax, 64\nvmfunc', 6, { features: WITH_VMFUNC, controls: { proc: ['activateSecondaryControls'], proc2: ['enableVmFunctions'] } });
+    await guestFault('mov eax, 64\nvmfunc', 6, { controls: { proc: ['activateSecondaryControls'], proc2: ['enableVmFunctions'] } });
   });
 
   it('#UD when "enable VM functions" is set but "activate secondary controls" is 0 (§27.2.1.1: secondary controls then count as 0)', async () => {
-    await guestFault('xor eax, eax\nvmfunc', 6, { features: WITH_VMFUNC, controls: { proc2: ['enableVmFunctions'] } });
+    await guestFault('xor eax, eax\nvmfunc', 6, { controls: { proc2: ['enableVmFunctions'] } });
   });
 
-  it('exits with reason 59 and qualification 0 when VM function EAX is disabled in the VM-function controls', async () => {
-    const x = await firstExit('mov eax, 63\nvmfunc', {
-      features: WITH_VMFUNC, controls: { proc: ['activateSecondaryControls'], proc2: ['enableVmFunctions'] },
+  // EAX = 0 is EPTP switching, which the processor supports (IA32_VMX_VMFUNC bit 0) but the VM-function controls leave off.
+  for (const eax of [63, 0]) {
+    it(`exits with reason 59 and qualification 0 when VM function ${eax} is disabled in the VM-function controls`, async () => {
+      const x = await firstExit(`mov eax, ${eax}\nvmfunc`, { controls: { proc: ['activateSecondaryControls'], proc2: ['enableVmFunctions'] } });
+      expect(x.reason).toBe(59);
+      expect(x.qualification).toBe(0n);
+      expect(x.h.exits[0]!.guestRip).toBe(BigInt(GUEST_CODE + 5)); // after MOV EAX, imm32 (B8 id)
+      expect(x.h.exits[0]!.instructionLength).toBe(3);
     });
-    expect(x.reason).toBe(59);
-    expect(x.qualification).toBe(0n);
-    expect(x.h.exits[0]!.guestRip).toBe(BigInt(GUEST_CODE + 5));
-    expect(x.h.exits[0]!.instructionLength).toBe(3);
-  });
+  }
 });
 
 describe('priorities in non-root operation (§26.1.1; the pages\' operation sections)', () => {

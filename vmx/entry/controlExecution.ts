@@ -11,13 +11,14 @@
  * not listed in controls.ts) and the Intel PT controls. A 5-level EPT walk
  * is accepted only with EPT_VPID_CAP bit 7, which the model never sets.
  */
-import { VMX_MSR, type VmxModel } from '../model/vmxModel.ts';
-import { EPT_CAPS, VM_FUNCTIONS } from '../model/capabilityBits.ts';
+import { VMX_MSR } from '../model/vmxModel.ts';
+import { VM_FUNCTIONS } from '../model/capabilityBits.ts';
 import type { VmcsImage } from '../unit/vmcsRegion.ts';
 import {
-  addressChecks, addressWithinWidth, bit, exitControls, pinControls, primaryControls, reservedBitsOk, secondaryControls,
+  addressChecks, bit, exitControls, pinControls, primaryControls, reservedBitsOk, secondaryControls,
   type ControlCheck,
 } from './controlFields.ts';
+import { eptpAccessedDirtyOk, eptpMemoryTypeOk, eptpReservedBitsOk, eptpWalkLengthOk } from './eptpRules.ts';
 import { SLOT, hi, lo } from './vmcsView.ts';
 
 const SECTION = '§27.2.1.1 VM-Execution Control Fields';
@@ -50,26 +51,6 @@ const primaryHas = (v: VmcsImage, b: number): boolean => (primaryControls(v) & b
 const secondaryHas = (v: VmcsImage, b: number): boolean => (secondaryControls(v) & b) !== 0;
 /** "If X is 1, Y must be 1". */
 const implies = (x: boolean, y: boolean): boolean => !x || y;
-
-/** IA32_VMX_EPT_VPID_CAP bits 31:0 (0 when the model has no such MSR, so no EPTP passes). */
-const eptCaps = (m: VmxModel): number => m.read(VMX_MSR.EPT_VPID_CAP)?.lo ?? 0;
-const eptCap = (m: VmxModel, b: number): boolean => (eptCaps(m) & (1 << b)) !== 0;
-
-/**
- * EPTP bits 2:0, the EPT paging-structure memory type: UC (0) and WB (6)
- * are the only types, each allowed when EPT_VPID_CAP bit 8 / bit 14 says
- * so (Appendix A.10; §25.6.11 Table "Format of Extended-Page-Table Pointer").
- */
-function eptMemoryTypeSupported(eptp: number, m: VmxModel): boolean {
-  const type = eptp & 7;
-  return (type === 0 && eptCap(m, EPT_CAPS.memoryTypeUc)) || (type === 6 && eptCap(m, EPT_CAPS.memoryTypeWb));
-}
-
-/** EPTP bits 5:3 = page-walk length - 1: 3 (4 levels, EPT_VPID_CAP bit 6) or 4 (5 levels, bit 7). */
-function eptWalkLengthSupported(eptp: number, m: VmxModel): boolean {
-  const lengthMinus1 = (eptp >>> 3) & 7;
-  return (lengthMinus1 === 3 && eptCap(m, EPT_CAPS.pageWalkLength4)) || (lengthMinus1 === 4 && eptCap(m, 7));
-}
 
 const eptEnabled = (v: VmcsImage): boolean => secondaryHas(v, ENABLE_EPT);
 const vmFunctionsEnabled = (v: VmcsImage): boolean => secondaryHas(v, ENABLE_VM_FUNCTIONS);
@@ -140,23 +121,13 @@ export const EXECUTION_CONTROL_CHECKS: readonly ControlCheck[] = [
     (v) => pinHas(v, PROCESS_POSTED_INTERRUPTS), 64),
   { name: 'vpidNonZero', section: SECTION, holds: (v) => !secondaryHas(v, ENABLE_VPID) || (lo(v, SLOT.vpid) & 0xffff) !== 0 },
   // "If the 'enable EPT' VM-execution control is 1, the EPTP VM-execution control field must satisfy":
-  {
-    name: 'eptpMemoryType', section: SECTION,
-    holds: (v, m) => !eptEnabled(v) || eptMemoryTypeSupported(lo(v, SLOT.eptp), m),
-  },
-  {
-    name: 'eptpPageWalkLength', section: SECTION,
-    holds: (v, m) => !eptEnabled(v) || eptWalkLengthSupported(lo(v, SLOT.eptp), m),
-  },
-  // Bit 6 enables accessed and dirty flags: "must be 0 if bit 21 of IA32_VMX_EPT_VPID_CAP is read as 0".
-  {
-    name: 'eptpAccessedDirty', section: SECTION,
-    holds: (v, m) => !eptEnabled(v) || (lo(v, SLOT.eptp) & 0x40) === 0 || eptCap(m, EPT_CAPS.accessedDirty),
-  },
-  // Reserved bits 11:7 and 63:N (N the physical-address width) must be 0.
+  // The rules of eptpRules.ts, one check each.
+  { name: 'eptpMemoryType', section: SECTION, holds: (v, m) => !eptEnabled(v) || eptpMemoryTypeOk(m, lo(v, SLOT.eptp)) },
+  { name: 'eptpPageWalkLength', section: SECTION, holds: (v, m) => !eptEnabled(v) || eptpWalkLengthOk(m, lo(v, SLOT.eptp)) },
+  { name: 'eptpAccessedDirty', section: SECTION, holds: (v, m) => !eptEnabled(v) || eptpAccessedDirtyOk(m, lo(v, SLOT.eptp)) },
   {
     name: 'eptpReservedBits', section: SECTION,
-    holds: (v, _m, ctx) => !eptEnabled(v) || ((lo(v, SLOT.eptp) & 0xf80) === 0 && addressWithinWidth(v, SLOT.eptp, ctx)),
+    holds: (v, _m, ctx) => !eptEnabled(v) || eptpReservedBitsOk(lo(v, SLOT.eptp), hi(v, SLOT.eptp), ctx.physAddrBits),
   },
   { name: 'pmlNeedsEpt', section: SECTION, holds: (v) => implies(secondaryHas(v, ENABLE_PML), eptEnabled(v)) },
   ...addressChecks('pmlAddress', SECTION, SLOT.pmlAddress, (v) => secondaryHas(v, ENABLE_PML)),

@@ -6,16 +6,24 @@
  * §24.8 "Restrictions on VMX Operation" that a CR0/CR4 bit cannot be set
  * to a value IA32_VMX_CR0/CR4_FIXED0/1 forbid while in VMX operation.
  *
- * "Unrestricted guest" (which frees CR0.PE and CR0.PG in non-root
- * operation) is not built, so the fixed bits apply as the MSRs report them.
+ * With "unrestricted guest", "CR0.PE and CR0.PG may be 0 in VMX non-root
+ * operation (even if the capability MSR IA32_VMX_CR0_FIXED0 reports
+ * otherwise)" (§24.8), and MOV to CR0 "does not cause a general-protection
+ * exception simply because it would set either CR0.PE and CR0.PG to 0"
+ * (§26.6): guest software may leave paging and protected mode. In root
+ * operation both stay fixed.
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import { fault, Vector } from '../../cpu/exceptions.ts';
+import { CR0_PE, CR0_PG } from '../../cpu/system/mode.ts';
+import { bit, secondaryControls } from '../entry/controlFields.ts';
 import { hi, lo, SLOT } from '../entry/vmcsView.ts';
 import { withinFixed } from '../entry/registerRules.ts';
 import { VMX_MSR } from '../model/vmxModel.ts';
 import type { VmcsImage } from '../unit/vmcsRegion.ts';
 import type { VmxState } from '../unit/vmxState.ts';
+
+const UNRESTRICTED_GUEST = bit('proc2', 'unrestrictedGuest');
 
 /** The guest/host mask of CR `n` (0 or 4). */
 export const maskSlot = (n: number): number => (n === 0 ? SLOT.cr0GuestHostMask : SLOT.cr4GuestHostMask);
@@ -53,7 +61,8 @@ export function loadCr(s: VmxState, c: Cpu, n: number, low: number, high: number
   if (s.inVmxOperation) {
     const f0 = s.model.read(n === 0 ? VMX_MSR.CR0_FIXED0 : VMX_MSR.CR4_FIXED0)!;
     const f1 = s.model.read(n === 0 ? VMX_MSR.CR0_FIXED1 : VMX_MSR.CR4_FIXED1)!;
-    if (!withinFixed(l, 0, f0, f1, 0)) fault(Vector.GP, 0);
+    const free = n === 0 && c.nonRoot && (secondaryControls(s.vmcs) & UNRESTRICTED_GUEST) !== 0 ? CR0_PE | CR0_PG : 0;
+    if (!withinFixed(l, 0, f0, f1, free)) fault(Vector.GP, 0);
   }
   c.opHi = h;
   return l >>> 0;

@@ -97,9 +97,7 @@ function exceptionExit(
   x.interruptionInfo = interruptionInfo(c, vector, kind, errorCode);
   x.interruptionErrorCode = errorCode;
   if (during >= 0) {
-    x.vectoringInfo = interruptionInfo(c, duringVector, during, duringError);
-    x.vectoringErrorCode = duringError;
-    c.inhibitUntil = 0;
+    noteEventBeingDelivered(s, c, during, duringVector, duringError);
   } else if (nmiUnblockingDueToIret(v, c, vector, kind)) {
     x.interruptionInfo = (x.interruptionInfo | NMI_UNBLOCKING_DUE_TO_IRET) >>> 0;
   }
@@ -113,8 +111,9 @@ function exceptionExit(
   let qualLo = 0, qualHi = 0;
   if (kind === EventKind.Hardware) {
     if (vector === Vector.PF) {
-      qualHi = Math.floor(c.cr2 / TWO32);
-      qualLo = c.cr2 - qualHi * TWO32;
+      // The address the #PF left for CR2, which an exit does not write (§28.1).
+      qualHi = Math.floor(c.faultPayload / TWO32);
+      qualLo = c.faultPayload - qualHi * TWO32;
     } else if (vector === Vector.DB) {
       qualLo = DEBUG_BD;
     }
@@ -122,6 +121,30 @@ function exceptionExit(
   }
   vmExit(s, c, ExitReason.ExceptionOrNmi, qualLo | 0, qualHi | 0, rip);
   return true;
+}
+
+/**
+ * An exit met while delivering event `during` (its vector and error code):
+ * IDT-vectoring information (§28.2.3), and no blocking by STI or MOV SS
+ * saved, since delivery had begun.
+ */
+export function noteEventBeingDelivered(s: VmxState, c: Cpu, during: number, duringVector: number, duringError: number): void {
+  const x = s.exitInfo;
+  x.vectoringInfo = interruptionInfo(c, duringVector, during, duringError);
+  x.vectoringErrorCode = duringError;
+  c.inhibitUntil = 0;
+}
+
+/**
+ * The exit arranged while delivering event `during` (an EPT violation on
+ * the IDT or the stack, say): its IDT-vectoring information, and for a
+ * software event the instruction's RIP and length. Returns the RIP to save.
+ */
+export function arrangedExitDuringDelivery(s: VmxState, c: Cpu, during: number, duringVector: number, duringError: number): number {
+  noteEventBeingDelivered(s, c, during, duringVector, duringError);
+  if (!isSoftware(during)) return c.rip;
+  s.exitInfo.instructionLength = (c.rip - c.sys.softwareRip) & 0xf;
+  return c.sys.softwareRip;
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import type { Insn } from '../../cpu/decode/insn.ts';
+import { RF } from '../../cpu/flags.ts';
 import type { ExitReason } from '../exitReason.ts';
 import type { VmxState } from '../unit/vmxState.ts';
 import { vmExit } from '../transition/vmExit.ts';
@@ -23,6 +24,8 @@ export function instructionRip(c: Cpu, i: Insn): number {
  * one, or -1.
  */
 export function instructionExit(s: VmxState, c: Cpu, i: Insn, reason: ExitReason, qualLo = 0, qualHi = 0, info = -1): void {
+  // An instruction-caused exit saves RF = 0 (§28.3.3); the core keeps an RF that VM entry loaded until now.
+  c.eflags &= ~RF;
   s.exitInfo.instructionLength = i.len;
   if (info >= 0) s.exitInfo.instructionInfo = info;
   vmExit(s, c, reason, qualLo, qualHi, instructionRip(c, i));

@@ -11,15 +11,15 @@
  *                       IA32_VMX_PROCBASED_CTLS2, or IA32_VMX_EPT_VPID_CAP
  *                       bit 20 / bit 32 clear), then the mode check;
  *   VMFUNC              #UD unless "enable VM functions" is 1 and EAX < 64
- *                       (VMFUNC page; §26.5.6), else the exit: no VM
- *                       function is built (EPTP switching needs EPT), so the
- *                       model reports none in IA32_VMX_VMFUNC, VM entry keeps
- *                       every VM-function control 0 (§27.2.1.1), and the
- *                       function EAX names is always disabled;
+ *                       (VMFUNC page; §26.5.6), then the VM function runs
+ *                       without an exit if enabled and it succeeds
+ *                       (vmfunc.ts), else the exit;
  *   the others          #UD in real, virtual-8086 and compatibility mode.
  *
  * VMREAD and VMWRITE do not exit when VMCS shadowing lets them run
  * (vmx/unit/shadowVmcs.ts); vmxInstructionExit returns false for them.
+ * A VMFUNC that performs its function has nothing left for root operation
+ * to do: vmxInstructionExit returns true for it too.
  *
  * Exit qualification (§28.2.1): for VMCLEAR, VMPTRLD, VMPTRST, VMXON,
  * VMREAD, VMWRITE, INVEPT and INVVPID, the displacement of the memory
@@ -40,13 +40,14 @@ import { CR4_VMXE } from '../../cpu/system/controlRegs.ts';
 import { VmxInstruction } from '../../cpu/vmxPort.ts';
 import { bit, secondaryControls } from '../entry/controlFields.ts';
 import { ExitReason } from '../exitReason.ts';
-import type { VmxModel } from '../model/vmxModel.ts';
+import { hasInvalidation } from '../unit/invalidation.ts';
 import { requireVmxCapableMode } from '../unit/checks.ts';
 import { shadowedAccess } from '../unit/shadowVmcs.ts';
 import type { VmxState } from '../unit/vmxState.ts';
 import { instructionExit } from './instructionExit.ts';
 import { memoryOperand, reg2, registerOrMemory } from './instructionInformation.ts';
 import { displacementQualification } from './operandQualification.ts';
+import { vmFunction } from './vmfunc.ts';
 
 const ENABLE_VM_FUNCTIONS = bit('proc2', 'enableVmFunctions');
 /** VM functions are numbered 0..63 (§25.6.14). */
@@ -68,13 +69,6 @@ const REASONS: Readonly<Record<VmxInstruction, ExitReason>> = {
   [VmxInstruction.Invvpid]: ExitReason.Invvpid,
   [VmxInstruction.Vmfunc]: ExitReason.Vmfunc,
 };
-
-/** The processor has INVEPT (`ept`) or INVVPID: the INVEPT/INVVPID pages' #UD conditions, negated. */
-function hasInvalidation(m: VmxModel, ept: boolean): boolean {
-  return ept
-    ? m.supports('proc2', 'enableEpt') && m.features.ept.includes('invept')
-    : m.supports('proc2', 'enableVpid') && m.features.vpid.includes('invvpid');
-}
 
 /** The exceptions of `op` that come before its VM exit, as listed in the header. */
 function exceptionsBeforeExit(s: VmxState, c: Cpu, op: VmxInstruction): void {
@@ -115,14 +109,15 @@ function instructionInfo(op: VmxInstruction, i: Insn): number {
 
 /**
  * In non-root operation: the exceptions `op` raises first, then its VM
- * exit; returns true when it exited, false when VMCS shadowing lets a
- * VMREAD or VMWRITE run.
+ * exit; returns true when it exited or (VMFUNC) performed its VM function,
+ * false when VMCS shadowing lets a VMREAD or VMWRITE run.
  */
 export function vmxInstructionExit(s: VmxState, c: Cpu, i: Insn, op: VmxInstruction): boolean {
   exceptionsBeforeExit(s, c, op);
   if ((op === VmxInstruction.Vmread || op === VmxInstruction.Vmwrite) && shadowedAccess(s, c, i, op === VmxInstruction.Vmwrite)) {
     return false;
   }
+  if (op === VmxInstruction.Vmfunc && vmFunction(s, c)) return true;
   const info = instructionInfo(op, i);
   if (info < 0) {
     instructionExit(s, c, i, REASONS[op], 0, 0, info);

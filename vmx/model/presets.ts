@@ -21,9 +21,12 @@ export const VMCS_REGION_SIZE = 4096;
  * EFER and debug-control save/load, the TRUE controls, every exit of the
  * primary controls but the TPR shadow, the secondary controls that need no
  * EPT, VPID or APIC virtualization, the event controls, the VMX-preemption
- * timer, MTF, VMCS shadowing and the HLT, shutdown and wait-for-SIPI
- * activity states. Left for issue 5 and later: EPT, VPID, unrestricted
- * guest, APIC virtualization and posted interrupts, VM functions.
+ * timer, MTF, VMCS shadowing, the HLT, shutdown and wait-for-SIPI
+ * activity states, EPT (4-level, 2M/1G pages, A/D, execute-only), VPID,
+ * INVEPT and INVVPID of all types, unrestricted guest and VMFUNC EPTP
+ * switching. Not built yet: APIC virtualization (TPR shadow, APIC-access
+ * page, x2APIC mode, register virtualization, virtual-interrupt delivery)
+ * and posted interrupts.
  */
 export const DEFAULT_VMX_MODEL: VmxFeatures = {
   controls: {
@@ -35,8 +38,9 @@ export const DEFAULT_VMX_MODEL: VmxFeatures = {
       'pauseExiting', 'activateSecondaryControls',
     ],
     proc2: [
-      'descriptorTableExiting', 'enableRdtscp', 'wbinvdExiting', 'pauseLoopExiting', 'rdrandExiting', 'enableInvpcid',
-      'vmcsShadowing', 'rdseedExiting', 'useTscScaling',
+      'enableEpt', 'descriptorTableExiting', 'enableRdtscp', 'enableVpid', 'wbinvdExiting', 'unrestrictedGuest',
+      'pauseLoopExiting', 'rdrandExiting', 'enableInvpcid', 'enableVmFunctions', 'vmcsShadowing', 'rdseedExiting',
+      'useTscScaling',
     ],
     exit: [
       'saveDebugControls', 'hostAddressSpaceSize', 'acknowledgeInterruptOnExit', 'savePat', 'loadPat', 'saveEfer',
@@ -50,9 +54,15 @@ export const DEFAULT_VMX_MODEL: VmxFeatures = {
   entryErrorCodeAnyVector: false,
   vmcsRevisionId: VMCS_REVISION_ID,
   vmcsRegionSize: VMCS_REGION_SIZE,
-  ept: [],
-  vpid: [],
-  vmFunctions: [],
+  ept: [
+    'executeOnly', 'pageWalkLength4', 'memoryTypeUc', 'memoryTypeWb', 'pde2MPages', 'pdpte1GPages', 'invept',
+    'accessedDirty', 'inveptSingleContext', 'inveptAllContext',
+  ],
+  vpid: [
+    'invvpid', 'invvpidIndividualAddress', 'invvpidSingleContext', 'invvpidAllContext',
+    'invvpidSingleContextRetainingGlobals',
+  ],
+  vmFunctions: ['eptpSwitching'],
   preemptionTimerRate: 5,
   activityStates: ['hlt', 'shutdown', 'waitForSipi'],
   cr3TargetCount: 4,
@@ -73,6 +83,9 @@ export const MINIMAL_VMX_MODEL: VmxFeatures = {
   trueControls: false,
   trueAllowed0: { proc: [], exit: [], entry: [] },
   insOutsInformation: false,
+  ept: [],
+  vpid: [],
+  vmFunctions: [],
   activityStates: [],
   cr3TargetCount: 0,
   vmwriteAnyField: false,
@@ -105,17 +118,8 @@ export const FULL_VMX_MODEL: VmxFeatures = {
     pin: [...DEFAULT_VMX_MODEL.controls.pin, 'processPostedInterrupts'],
     proc: [...DEFAULT_VMX_MODEL.controls.proc, 'useTprShadow'],
     proc2: [
-      ...DEFAULT_VMX_MODEL.controls.proc2, 'virtualizeApicAccesses', 'enableEpt', 'virtualizeX2apicMode', 'enableVpid',
-      'unrestrictedGuest', 'apicRegisterVirtualization', 'virtualInterruptDelivery', 'enableVmFunctions',
+      ...DEFAULT_VMX_MODEL.controls.proc2, 'virtualizeApicAccesses', 'virtualizeX2apicMode', 'apicRegisterVirtualization',
+      'virtualInterruptDelivery',
     ],
   },
-  ept: [
-    'executeOnly', 'pageWalkLength4', 'memoryTypeUc', 'memoryTypeWb', 'pde2MPages', 'pdpte1GPages', 'invept',
-    'accessedDirty', 'inveptSingleContext', 'inveptAllContext',
-  ],
-  vpid: [
-    'invvpid', 'invvpidIndividualAddress', 'invvpidSingleContext', 'invvpidAllContext',
-    'invvpidSingleContextRetainingGlobals',
-  ],
-  vmFunctions: ['eptpSwitching'],
 };

@@ -21,6 +21,10 @@ export class ExitInfo {
   guestLinearAddress = NaN;
   /** Guest-physical address, or NaN when not given. */
   guestPhysicalAddress = NaN;
+  /** An exit arranged in the middle of an instruction (cpu/vmxPort.ts VM_EXIT_TAKEN): basic reason, or -1, and qualification. */
+  arrangedReason = -1;
+  arrangedQualLo = 0;
+  arrangedQualHi = 0;
 
   reset(): void {
     this.interruptionInfo = 0;
@@ -31,5 +35,6 @@ export class ExitInfo {
     this.instructionInfo = -1;
     this.guestLinearAddress = NaN;
     this.guestPhysicalAddress = NaN;
+    this.arrangedReason = -1;
   }
 }

@@ -11,13 +11,17 @@
 import type { Cpu } from '../../cpu/cpu.ts';
 import { Activity } from '../../cpu/cpu.ts';
 import { FIXED_ONE, readRflags, writeRflags } from '../../cpu/flags.ts';
-import { reloadPagingState } from '../../cpu/memory/paging.ts';
 import { loadMsr, storeMsr } from '../../cpu/msr/platformState.ts';
 import { joinSigned, Seg, TWO32 } from '../../cpu/registers.ts';
-import { EFER_LMA, EFER_LME, updateMode } from '../../cpu/system/mode.ts';
+import { CR0_PG, EFER_LMA, EFER_LME, updateMode } from '../../cpu/system/mode.ts';
 import { controlMask } from '../model/controls.ts';
 import type { VmcsImage } from '../unit/vmcsRegion.ts';
+import type { VmxState } from '../unit/vmxState.ts';
+import { secondaryControls } from '../entry/controlFields.ts';
 import { lo, SLOT } from '../entry/vmcsView.ts';
+import { pdpteRegisters } from '../../cpu/memory/paging.ts';
+import { PagingMode, pagingMode } from '../../cpu/memory/pagingUnit.ts';
+import { enterGuestAddressSpace } from './addressSpace.ts';
 
 const IA32_PAT = 0x277;
 const PAT_RESET_LO = 0x00070406;
@@ -29,6 +33,9 @@ const ENTRY_LOAD_EFER = controlMask('entry', ['loadEfer']);
 const EXIT_SAVE_DEBUG = controlMask('exit', ['saveDebugControls']);
 const EXIT_SAVE_PAT = controlMask('exit', ['savePat']);
 const EXIT_SAVE_EFER = controlMask('exit', ['saveEfer']);
+const ENABLE_EPT = controlMask('proc2', ['enableEpt']);
+/** The guest PDPTE fields, PDPTE0 first. */
+export const PDPTE_FIELDS = [SLOT.guestPdpte0, SLOT.guestPdpte1, SLOT.guestPdpte2, SLOT.guestPdpte3];
 /** DR7 bits VM entry loads as 0 and as 1 whatever the field holds (§27.3.2.1). */
 const DR7_ENTRY_ZEROS = 0xd000, DR7_ENTRY_ONES = 0x400;
 
@@ -68,9 +75,13 @@ function setPair(v: VmcsImage, slot: number, low: number, high: number): void {
  * Loads the processor from the guest-state area (§27.3.2.1-§27.3.2.5), the
  * checks of §27.3.1 having passed: control registers, debug registers and
  * MSRs, segment and descriptor-table registers, RIP/RSP/RFLAGS. The
- * non-register state (activity, interruptibility) is entry.ts's.
+ * non-register state (activity, interruptibility) is entry.ts's. An
+ * unrestricted guest (§26.6) loads the same way: with CR0.PE = 0 the core
+ * is in real-address mode (updateMode) with the segment caches the VMCS
+ * gives, bases other than selector × 16 and 4-GByte limits included.
  */
-export function loadGuestState(v: VmcsImage, c: Cpu): void {
+export function loadGuestState(s: VmxState, c: Cpu): void {
+  const v = s.vmcs;
   const entry = lo(v, SLOT.vmEntryControls);
   c.cr0 = ((c.cr0 & CR0_UNCHANGED) | (lo(v, SLOT.guestCr0) & ~CR0_UNCHANGED)) >>> 0;
   c.cr3 = natural(v, SLOT.guestCr3);
@@ -87,16 +98,18 @@ export function loadGuestState(v: VmcsImage, c: Cpu): void {
   if ((entry & ENTRY_LOAD_EFER) !== 0) {
     c.efer = lo(v, SLOT.guestIa32Efer);
   } else {
-    // "IA-32e mode guest" sets LMA and LME; the other EFER bits stay (§27.3.2.1).
-    c.efer = (entry & ENTRY_IA32E) !== 0 ? c.efer | EFER_LMA | EFER_LME : c.efer & ~(EFER_LMA | EFER_LME);
+    // "IA-32e mode guest" is loaded into LMA, and into LME only when CR0.PG is loaded as 1: an
+    // unrestricted guest entered with paging off keeps the host's LME (§27.3.2.1). Other bits stay.
+    const mask = (c.cr0 & CR0_PG) !== 0 ? EFER_LMA | EFER_LME : EFER_LMA;
+    c.efer = (entry & ENTRY_IA32E) !== 0 ? c.efer | mask : c.efer & ~mask;
   }
-  for (let s = 0; s < 6; s++) {
-    const f = SEGMENT_SLOTS[s]!;
-    c.segSel[s] = lo(v, f.sel);
-    c.segLimit[s] = lo(v, f.limit);
-    c.segAttr[s] = lo(v, f.ar);
+  for (let seg = 0; seg < 6; seg++) {
+    const f = SEGMENT_SLOTS[seg]!;
+    c.segSel[seg] = lo(v, f.sel);
+    c.segLimit[seg] = lo(v, f.limit);
+    c.segAttr[seg] = lo(v, f.ar);
     // ES, SS and DS: bits 63:32 of the base load as 0 (the checks make them 0 for usable segments, §27.3.2.2).
-    c.sys.descBase[s] = ((BASE_32 >> s) & 1) !== 0 ? v.lo[f.base]! >>> 0 : natural(v, f.base);
+    c.sys.descBase[seg] = ((BASE_32 >> seg) & 1) !== 0 ? v.lo[f.base]! >>> 0 : natural(v, f.base);
   }
   const sys = c.sys;
   sys.ldtrSel = lo(v, SLOT.guestLdtrSelector);
@@ -116,7 +129,7 @@ export function loadGuestState(v: VmcsImage, c: Cpu): void {
   c.r[9] = v.hi[SLOT.guestRsp]!;
   c.rip = natural(v, SLOT.guestRip);
   writeRflags(c, lo(v, SLOT.guestRflags), 0xffffffff);
-  reloadPagingState(c);
+  enterGuestAddressSpace(s, c);
   updateMode(c);
 }
 
@@ -168,4 +181,9 @@ export function saveGuestState(v: VmcsImage, c: Cpu, rip: number): void {
   if (c.sys.nmiBlocked) blocking |= BLOCKING_BY_NMI;
   setPair(v, SLOT.guestInterruptibilityState, blocking, 0);
   setPair(v, SLOT.guestPendingDebugExceptions, 0, 0);
+  // With EPT under PAE paging the PDPTE registers are saved too (§28.3.4).
+  if ((secondaryControls(v) & ENABLE_EPT) !== 0 && pagingMode(c.cr0, c.cr4, c.efer) === PagingMode.Pae) {
+    const r = pdpteRegisters(c);
+    for (let i = 0; i < 4; i++) setPair(v, PDPTE_FIELDS[i]!, r[2 * i]!, r[2 * i + 1]!);
+  }
 }

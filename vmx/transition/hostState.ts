@@ -7,7 +7,7 @@
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import { FIXED_ONE, writeRflags } from '../../cpu/flags.ts';
-import { loadPdptes, reloadPagingState } from '../../cpu/memory/paging.ts';
+import { loadPdptes } from '../../cpu/memory/paging.ts';
 import { PagingMode, pagingMode } from '../../cpu/memory/pagingUnit.ts';
 import { storeMsr } from '../../cpu/msr/platformState.ts';
 import { Seg } from '../../cpu/registers.ts';
@@ -15,6 +15,7 @@ import { EFER_LMA, EFER_LME, updateMode } from '../../cpu/system/mode.ts';
 import { controlMask } from '../model/controls.ts';
 import type { VmcsImage } from '../unit/vmcsRegion.ts';
 import { lo, SLOT } from '../entry/vmcsView.ts';
+import { enterHostAddressSpace } from './addressSpace.ts';
 import { CR0_UNCHANGED, natural } from './guestState.ts';
 
 const IA32_PAT = 0x277;
@@ -90,7 +91,7 @@ export function loadHostState(v: VmcsImage, c: Cpu): boolean {
   const rip = natural(v, SLOT.hostRip);
   c.rip = host64 ? rip : rip >>> 0;
   writeRflags(c, FIXED_ONE, 0xffffffff);
-  reloadPagingState(c);
+  enterHostAddressSpace(v, c);
   updateMode(c);
   return pagingMode(c.cr0, c.cr4, c.efer) !== PagingMode.Pae || loadPdptes(c, c.cr3);
 }

@@ -15,7 +15,8 @@
  *      interruptibility state (§27.7), and event injection (§27.6).
  */
 import { Activity, type Cpu } from '../../cpu/cpu.ts';
-import { loadPdptes } from '../../cpu/memory/paging.ts';
+import { loadPdptes, pdpteRegisters } from '../../cpu/memory/paging.ts';
+import { pdptesValid } from '../../cpu/memory/pagingPdpte.ts';
 import { EFER_LMA, PagingMode, pagingMode } from '../../cpu/memory/pagingUnit.ts';
 import { joinSigned } from '../../cpu/registers.ts';
 import { checkVmxControls, type ControlCheckContext } from '../entry/controlChecks.ts';
@@ -33,6 +34,7 @@ import { INVALID_POINTER, type VmxState } from '../unit/vmxState.ts';
 import { guestEvents, holdsNmiBlocking } from '../exit/eventState.ts';
 import { startMtf } from '../exit/monitorTrap.ts';
 import { startPreemptionTimer } from '../exit/preemptionTimer.ts';
+import { PDPTE_FIELDS } from './guestState.ts';
 import { BLOCKING_BY_MOV_SS, BLOCKING_BY_NMI, BLOCKING_BY_STI, loadGuestState, natural } from './guestState.ts';
 import { injectEvent } from './injection.ts';
 import { loadMsrArea } from './msrLists.ts';
@@ -40,6 +42,7 @@ import { transitionRecord } from './transitionRecord.ts';
 import { vmEntryFailure } from './vmExit.ts';
 
 const ENABLE_EPT = controlMask('proc2', ['enableEpt']);
+const pdptes = new Int32Array(8);
 
 /** Exit qualifications of basic reason 33 (§27.8). */
 const enum GuestStateFailure { Default = 0, Pdptes = 2, VmcsLinkPointer = 4 }
@@ -69,8 +72,15 @@ function guestPdptesLoad(s: VmxState, c: Cpu): boolean {
   const v = s.vmcs;
   const efer = ia32eModeGuest(v) ? EFER_LMA : 0;
   if (pagingMode(lo(v, SLOT.guestCr0), lo(v, SLOT.guestCr4), efer) !== PagingMode.Pae) return true;
-  if ((secondaryControls(v) & ENABLE_EPT) !== 0) return true;
-  return loadPdptes(c, natural(v, SLOT.guestCr3));
+  if ((secondaryControls(v) & ENABLE_EPT) === 0) return loadPdptes(c, natural(v, SLOT.guestCr3));
+  // With EPT the PDPTEs come from the guest PDPTE fields, checked like loaded ones (§27.3.1.6, §27.3.2.4).
+  for (let i = 0; i < 4; i++) {
+    pdptes[2 * i] = v.lo[PDPTE_FIELDS[i]!]!;
+    pdptes[2 * i + 1] = v.hi[PDPTE_FIELDS[i]!]!;
+  }
+  if (!pdptesValid(pdptes, c.model.physAddrBits)) return false;
+  pdpteRegisters(c).set(pdptes);
+  return true;
 }
 
 /**
@@ -158,7 +168,7 @@ export function vmEntry(s: VmxState, c: Cpu, launch: boolean): void {
     vmEntryFailure(s, c, ExitReason.VmentryFailureGuestState, GuestStateFailure.Pdptes);
     return;
   }
-  loadGuestState(v, c);
+  loadGuestState(s, c);
   const badEntry = loadMsrArea(c, natural(v, SLOT.vmEntryMsrLoadAddress), lo(v, SLOT.vmEntryMsrLoadCount));
   if (badEntry !== 0) {
     vmEntryFailure(s, c, ExitReason.VmentryFailureMsrLoading, badEntry);

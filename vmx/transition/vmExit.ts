@@ -7,10 +7,12 @@
  * runs at the next instruction boundary (nativeHandlers.ts).
  */
 import { Activity, type Cpu } from '../../cpu/cpu.ts';
+import { EFER_LMA } from '../../cpu/system/mode.ts';
 import { bit, pinControls } from '../entry/controlFields.ts';
 import { lo, SLOT } from '../entry/vmcsView.ts';
 import { savePreemptionTimer } from '../exit/preemptionTimer.ts';
 import { ExitReason } from '../exitReason.ts';
+import { VMX_MSR } from '../model/vmxModel.ts';
 import { ABORT_OFFSET } from '../unit/vmcsRegion.ts';
 import type { VmxState } from '../unit/vmxState.ts';
 import { natural, saveGuestState, setNatural } from './guestState.ts';
@@ -24,6 +26,9 @@ export const enum VmxAbort { SavingGuestMsrs = 1, HostPdptes = 2, LoadingHostMsr
 
 const VALID = 0x80000000;
 const VIRTUAL_NMIS = bit('pin', 'virtualNmis');
+const ENTRY_IA32E = bit('entry', 'ia32eModeGuest');
+/** IA32_VMX_MISC bit 5: VM exits store IA32_EFER.LMA into the "IA-32e mode guest" VM-entry control (Appendix A.6). */
+const MISC_STORE_LMA = 1 << 5;
 
 function setField(s: VmxState, slot: number, low: number, high = 0): void {
   s.vmcs.lo[slot] = low | 0;
@@ -84,8 +89,13 @@ export function vmExit(s: VmxState, c: Cpu, reason: ExitReason, qualLo: number, 
   if (!Number.isNaN(x.guestLinearAddress)) setNatural(v, SLOT.guestLinearAddress, x.guestLinearAddress);
   if (!Number.isNaN(x.guestPhysicalAddress)) setNatural(v, SLOT.guestPhysicalAddress, x.guestPhysicalAddress);
   x.reset();
-  // VM exits also update a VM-entry control field: the valid bit of the VM-entry interruption information (§28.2).
+  // VM exits also update VM-entry control fields (§28.2): the valid bit of the VM-entry interruption
+  // information, and, when IA32_VMX_MISC bit 5 says so (Appendix A.6), "IA-32e mode guest" := IA32_EFER.LMA.
   v.lo[SLOT.vmEntryInterruptionInformationField] = v.lo[SLOT.vmEntryInterruptionInformationField]! & ~VALID;
+  if ((s.model.read(VMX_MSR.MISC)!.lo & MISC_STORE_LMA) !== 0) {
+    const entry = v.lo[SLOT.vmEntryControls]!;
+    v.lo[SLOT.vmEntryControls] = (c.efer & EFER_LMA) !== 0 ? entry | ENTRY_IA32E : entry & ~ENTRY_IA32E;
+  }
   saveGuestState(v, c, rip);
   savePreemptionTimer(s, c);
   // With "virtual NMIs" the core's NMI flag held virtual-NMI blocking: NMIs themselves are not blocked in

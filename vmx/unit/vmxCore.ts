@@ -14,7 +14,7 @@
  * registered here and run at the instruction boundary after the VM exit
  * that lands on them.
  *
- * Not built yet in root operation, so #UD there: INVEPT, INVVPID (issue 5), VMFUNC.
+ * VMFUNC in root operation is #UD, as its page says.
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import type { Insn } from '../../cpu/decode/insn.ts';
@@ -22,15 +22,16 @@ import { fault, Vector } from '../../cpu/exceptions.ts';
 import { readE, readG, readMem, writeE, writeMem } from '../../cpu/exec/operands.ts';
 import { CpuException } from '../../cpu/exceptions.ts';
 import type { EventKind } from '../../cpu/system/eventKind.ts';
-import { type Intercept, VmxInstruction, type VmxUnit } from '../../cpu/vmxPort.ts';
+import { type Intercept, type TaskSwitchSource, VmxInstruction, type VmxUnit } from '../../cpu/vmxPort.ts';
 import type { MsrDef } from '../../cpu/msr/msrDef.ts';
 import { ExitReason } from '../exitReason.ts';
 import { VmInstructionError } from '../instructionError.ts';
 import { loadCr, shadowCr } from '../exit/crMasks.ts';
 import { boundaryEvents } from '../exit/boundaryEvents.ts';
-import { offerEvent } from '../exit/eventExits.ts';
+import { arrangedExitDuringDelivery, offerEvent } from '../exit/eventExits.ts';
 import { guestTsc } from '../exit/guestTsc.ts';
 import { INTERCEPTS } from '../exit/intercepts.ts';
+import { taskSwitchExit } from '../exit/taskSwitchExits.ts';
 import { vmxInstructionExit } from '../exit/vmxInstructionExits.ts';
 import { inNativeRegion, type NativeHandler } from '../transition/nativeHandlers.ts';
 import { vmEntry } from '../transition/vmEntry.ts';
@@ -38,12 +39,15 @@ import { vmExit } from '../transition/vmExit.ts';
 import { capabilityMsrs } from './capabilityMsrs.ts';
 import { requireVmxRootCpl0 } from './checks.ts';
 import { vmFail, vmSucceed } from './conventions.ts';
+import { invalidationTypeOk, readDescriptor } from './invalidation.ts';
+import { invept } from './invept.ts';
+import { invvpid } from './invvpid.ts';
 import { readField, vmcsAccessible, vmread, writeField } from './vmcsAccess.ts';
 import { vmclear, vmptrld, vmptrst } from './vmcsPointer.ts';
 import { vmxoff, vmxon, vmxonFaults } from './vmxOperation.ts';
 import { VmxState } from './vmxState.ts';
 
-/** The field-encoding register operand of VMREAD/VMWRITE: 64 bits in 64-bit mode, else 32. */
+/** The register operand of VMREAD/VMWRITE (field encoding) and INVEPT/INVVPID (type): 64 bits in 64-bit mode, else 32. */
 function encodingOperand(c: Cpu, i: Insn): number {
   const lo = readG(c, i);
   return (lo >>> 0) + (i.opSize === 8 ? (c.opHi >>> 0) * 2 ** 32 : 0);
@@ -115,6 +119,16 @@ export class VmxCore extends VmxState implements VmxUnit {
       case VmxInstruction.Vmresume:
         vmEntry(this, c, op === VmxInstruction.Vmlaunch);
         return;
+      case VmxInstruction.Invept:
+      case VmxInstruction.Invvpid: {
+        // The type is checked before the descriptor is read (the pages' operation sections).
+        const ept = op === VmxInstruction.Invept, type = encodingOperand(c, i);
+        if (!invalidationTypeOk(this, c, ept, type)) return;
+        const d = readDescriptor(c, i.ea(c, i));
+        if (ept) invept(this, c, type, d);
+        else invvpid(this, c, type, d);
+        return;
+      }
       case VmxInstruction.Vmcall:
         requireVmxRootCpl0(this, c);
         // In root operation without the dual-monitor treatment (§34.15.2): VMfail(1).
@@ -146,6 +160,17 @@ export class VmxCore extends VmxState implements VmxUnit {
   /** Exceptions through the exception bitmap, with IDT-vectoring information for those met in delivery (vmx/exit/eventExits.ts). */
   eventExit(c: Cpu, vector: number, kind: EventKind, errorCode: number, during: number, duringVector: number, duringError: number): boolean {
     return offerEvent(this, c, vector, kind, errorCode, during, duringVector, duringError);
+  }
+
+  completeExit(c: Cpu, during = -1, duringVector = 0, duringError = 0): void {
+    const x = this.exitInfo;
+    const rip = during >= 0 ? arrangedExitDuringDelivery(this, c, during, duringVector, duringError) : c.rip;
+    vmExit(this, c, x.arrangedReason, x.arrangedQualLo, x.arrangedQualHi, rip);
+  }
+
+  /** Task switches in non-root operation always exit (§26.2, §26.4.2; vmx/exit/taskSwitchExits.ts). */
+  taskSwitchExit(c: Cpu, selector: number, source: TaskSwitchSource, i: Insn | null, vector: number, kind: EventKind, errorCode: number): void {
+    taskSwitchExit(this, c, selector, source, i, vector, kind, errorCode);
   }
 
   /** A triple fault in non-root operation always exits (§26.2), with qualification 0. */
