@@ -29,14 +29,21 @@ function privilegedExit(c: Cpu, i: Insn, what: Intercept): boolean {
   return c.nonRoot && c.vmx!.intercept(c, i, what);
 }
 
-function msrInEcx(c: Cpu): MsrDef {
-  const index = c.r[Reg.RCX << 1]!;
+/** The MSR `index` as RDMSR and WRMSR find it: #GP(0) for one the model does not have. */
+function msrAt(c: Cpu, index: number): MsrDef {
   return findMsr(index) ?? c.vmx?.findMsr(index) ?? fault(Vector.GP, 0);
+}
+
+/** The WRMSR operation after its checks: #GP(0) for a read-only MSR or a value it refuses. */
+function store(c: Cpu, index: number, lo: number, hi: number): void {
+  const m = msrAt(c, index);
+  if (!m.write) fault(Vector.GP, 0);
+  m.write(c, lo, hi);
 }
 
 const rdmsr: ExecFn = (c, i) => {
   if (privilegedExit(c, i, Intercept.Rdmsr)) return;
-  const lo = msrInEcx(c).read(c);
+  const lo = msrAt(c, c.r[Reg.RCX << 1]!).read(c);
   const hi = c.opHi;
   wr32(c, Reg.RAX, lo);
   wr32(c, Reg.RDX, hi);
@@ -46,10 +53,24 @@ const rdmsr: ExecFn = (c, i) => {
 const wrmsr: ExecFn = (c, i) => {
   if (privilegedExit(c, i, Intercept.Wrmsr)) return;
   if (c.nonRoot && c.r[Reg.RCX << 1] === IA32_BIOS_UPDATE_TRIG) return;
-  const m = msrInEcx(c);
-  if (!m.write) fault(Vector.GP, 0);
-  m.write(c, c.r[Reg.RAX << 1]!, c.r[Reg.RDX << 1]!);
+  store(c, c.r[Reg.RCX << 1]!, c.r[Reg.RAX << 1]!, c.r[Reg.RDX << 1]!);
 };
+
+/**
+ * RDMSR of `index` as root software on core `c` (the TypeScript hypervisor,
+ * DESIGN decision 1): the instruction's checks and read, without the
+ * registers. Returns bits 31:0, bits 63:32 in c.opHi; #GP(0) is a throw.
+ */
+export function readMsr(c: Cpu, index: number): number {
+  if (c.cpl !== 0) fault(Vector.GP, 0);
+  return msrAt(c, index).read(c);
+}
+
+/** WRMSR of hi:lo to `index` as root software on core `c`: the instruction's checks and write. */
+export function writeMsr(c: Cpu, index: number, lo: number, hi: number): void {
+  if (c.cpl !== 0) fault(Vector.GP, 0);
+  store(c, index, lo, hi);
+}
 
 export const MSR_OPCODES: OpcodeDef[] = [
   { op: '0F 32', mnemonic: 'rdmsr', exec: rdmsr },

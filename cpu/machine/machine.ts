@@ -78,11 +78,12 @@ export class Machine {
     this.phys = new PhysicalMemory(cfg.memoryMiB * MiB);
     this.io = new MachinePortBus(machineLog);
     this.blocks = new BlockCache(this.phys);
-    const model = DEFAULT_CPU_MODEL.with({ coresPerPackage: cfg.cpus });
+    const model = DEFAULT_CPU_MODEL.with({ coresPerPackage: cfg.cpus, ...(options.vmx ? { features: { vmx: true } } : {}) });
     const cpus: Cpu[] = [];
     for (let k = 0; k < cfg.cpus; k++) {
       const c = new Cpu({ phys: this.phys, io: this.io, blocks: this.blocks, id: k, seed: (SEED_BASE + k * SEED_STEP) | 0 });
       c.model = model;
+      if (options.vmx) c.vmx = options.vmx(c);
       resetToInitState(c); // the power-up state (SDM Vol. 3A Table 10-1) for everything a fresh core does not already hold
       if (k > 0) c.activity = Activity.WaitForSipi;
       installCoreHooks(c);

@@ -3,6 +3,8 @@
  * decision 7): a bad count, size or device name is a one-line
  * MachineConfigError naming the option.
  */
+import type { Cpu } from '../cpu.ts';
+import type { VmxUnit } from '../vmxPort.ts';
 
 export const MAX_CPUS = 64;
 /** At least 1 MiB of high memory above the legacy area. */
@@ -40,7 +42,12 @@ export interface SerialOptions {
   onOutput?: (byte: number) => void;
 }
 
+/** Makes core `c`'s VMX unit (vmx/ implements it; cpu/ never imports vmx/). */
+export type VmxUnitFactory = (c: Cpu) => VmxUnit;
+
 export interface MachineOptions {
+  /** VMX on every core: the unit each core gets, and CPUID.1:ECX.VMX = 1. Without it VMX instructions raise #UD. */
+  vmx?: VmxUnitFactory;
   /** Number of cores, 1-64 (default 1). Core 0 is the bootstrap processor. */
   cpus?: number;
   /** RAM in MiB (default 128). */

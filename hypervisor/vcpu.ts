@@ -1,0 +1,194 @@
+/**
+ * A vCPU: its vmcs12 (a VMCS region in L1's memory, DESIGN "Levels"), set
+ * up with VMWRITEs whose controls come from the capability MSRs
+ * (controls.ts), the guest's general-purpose registers while another vCPU
+ * has the core, and its per-reason exit counts. It always runs on one
+ * core (`host`), which L1 drives through the VMX operations of vmxOps.ts.
+ *
+ * The VMCS L1 writes (SDM Vol. 3C ch. 25):
+ *   pin-based   external-interrupt and NMI exiting are not asked for yet;
+ *   primary     HLT exiting, unconditional I/O exiting, MSR bitmaps (all
+ *               clear: RDMSR/WRMSR run in the guest), secondary controls;
+ *   secondary   EPT (ept12), VPID (one per vCPU), unrestricted guest when
+ *               the guest starts outside paged protected mode;
+ *   exit        64-bit host, save/load IA32_EFER, acknowledge interrupt on exit;
+ *   entry       IA-32e mode guest, load IA32_EFER;
+ *   CR0/CR4     guest/host masks own CR4.VMXE, which the guest reads as 0.
+ */
+import { readMsr } from '../cpu/exec/msr.ts';
+import type { Reg } from '../cpu/registers.ts';
+import { exitReasonName } from '../vmx/exitReason.ts';
+import { vmEntry } from '../vmx/transition/vmEntry.ts';
+import { chooseControls } from './controls.ts';
+import { HypervisorError } from './hypervisorError.ts';
+import type { HostPages } from './l1/hostPages.ts';
+import { doVmclear, doVmptrld, type HostCore, vmreadField, vmreadNumber, vmwriteField, type FieldName } from './l1/vmxOps.ts';
+import { GUEST_PAGE_TABLES, type Vm } from './vm.ts';
+
+const CR4_VMXE = 1 << 13, CR4_PAE = 1 << 5;
+const CR0_PE = 1, CR0_ET = 1 << 4, CR0_NE = 1 << 5, CR0_PG = 1 << 31;
+const EFER_LME = 0x100, EFER_LMA = 0x400;
+/** Guest segment access rights (§25.4.1): 64-bit code, read/write data, busy TSS, unusable. */
+const AR_CODE64 = 0xa09b, AR_DATA = 0xc093, AR_TSS = 0x8b, AR_UNUSABLE = 0x10000;
+
+/** One exit as L1 reads it with VMREAD. */
+export interface ExitEvent {
+  /** The exit-reason field (basic reason in bits 15:0; bit 31 for a failed VM entry). */
+  readonly reason: number;
+  readonly qualification: bigint;
+  readonly guestRip: bigint;
+  readonly instructionLength: number;
+}
+
+export class Vcpu {
+  readonly vmcs: number;
+  /** The host-physical address of the MSR bitmaps (all clear). */
+  private readonly msrBitmaps: number;
+  launched = false;
+  /** The vCPU will not run again (its VM ended or it was stopped). */
+  stopped = false;
+  /** Exits taken, by basic reason. */
+  readonly exitCounts = new Map<number, number>();
+  /** The guest's GPRs (halves) while another vCPU has the core; all 0 before its first entry. */
+  private readonly savedGprs = new Int32Array(32);
+
+  constructor(readonly vm: Vm, readonly index: number, readonly host: HostCore, pages: HostPages, readonly vpid: number) {
+    this.vmcs = pages.allocate();
+    this.msrBitmaps = pages.allocate();
+    pages.phys.writeSized(this.vmcs, 4, vmcsRevision(host));
+  }
+
+  get name(): string {
+    return `${this.vm.name}/${this.index}`;
+  }
+
+  /** Makes this vCPU's VMCS current on its core (VMPTRLD). */
+  load(): void {
+    doVmptrld(this.host, this.vmcs);
+  }
+
+  /** Writes the whole VMCS for a 64-bit guest entered at `rip` with stack `rsp`; HOST_RIP is `hostRip` (L1's native handler). */
+  setupLongMode(rip: number, rsp: number, hostRip: number): void {
+    const h = this.host, c = h.c;
+    doVmclear(h, this.vmcs);
+    this.load();
+    const w = (name: FieldName, value: number | bigint): void => vmwriteField(h, name, value);
+    w('pinBasedVmExecutionControls', chooseControls(c, 'pin', []));
+    w('primaryProcessorBasedVmExecutionControls',
+      chooseControls(c, 'proc', ['hltExiting', 'unconditionalIoExiting', 'useMsrBitmaps', 'activateSecondaryControls']));
+    w('secondaryProcessorBasedVmExecutionControls', chooseControls(c, 'proc2', ['enableEpt', 'enableVpid']));
+    w('vmExitControls', chooseControls(c, 'exit', ['hostAddressSpaceSize', 'saveEfer', 'loadEfer', 'acknowledgeInterruptOnExit']));
+    w('vmEntryControls', chooseControls(c, 'entry', ['ia32eModeGuest', 'loadEfer']));
+    w('exceptionBitmap', 0);
+    w('msrBitmapsAddress', this.msrBitmaps);
+    w('eptp', this.vm.ept.eptp);
+    w('vpid', this.vpid);
+    w('vmcsLinkPointer', -1n);
+    w('cr4GuestHostMask', CR4_VMXE);
+    w('cr4ReadShadow', CR4_PAE);
+    // Host state: the core as L1 runs it.
+    w('hostCr0', c.cr0);
+    w('hostCr3', c.cr3);
+    w('hostCr4', c.cr4);
+    w('hostCsSelector', 0x08);
+    w('hostSsSelector', 0x10);
+    w('hostDsSelector', 0x10);
+    w('hostEsSelector', 0x10);
+    w('hostTrSelector', 0x18);
+    w('hostIa32Efer', c.efer);
+    w('hostRsp', 0);
+    w('hostRip', BigInt.asUintN(64, BigInt(hostRip)));
+    // Guest state: flat 64-bit mode with the VM's identity page tables.
+    w('guestCr0', (CR0_PE | CR0_ET | CR0_NE | CR0_PG) >>> 0);
+    w('guestCr3', GUEST_PAGE_TABLES);
+    w('guestCr4', CR4_PAE | CR4_VMXE);
+    w('guestIa32Efer', EFER_LME | EFER_LMA);
+    w('guestDr7', 0x400);
+    for (const s of ['Es', 'Cs', 'Ss', 'Ds', 'Fs', 'Gs'] as const) {
+      w(`guest${s}Selector`, s === 'Cs' ? 0x08 : 0x10);
+      w(`guest${s}Limit`, 0xffffffff);
+      w(`guest${s}AccessRights`, s === 'Cs' ? AR_CODE64 : AR_DATA);
+    }
+    w('guestLdtrAccessRights', AR_UNUSABLE);
+    w('guestTrSelector', 0x18);
+    w('guestTrLimit', 0x67);
+    w('guestTrAccessRights', AR_TSS);
+    w('guestGdtrLimit', 0xffff);
+    w('guestIdtrLimit', 0xffff);
+    w('guestRsp', rsp);
+    w('guestRip', rip);
+    w('guestRflags', 0x2);
+  }
+
+  /**
+   * VMLAUNCH or VMRESUME of this vCPU's VMCS (current on its core). A VMfail
+   * means L1 wrote a bad VMCS: a HypervisorError naming the check that
+   * failed. A VM-entry failure (exit reason bit 31) comes back as an exit.
+   */
+  enter(): void {
+    const h = this.host;
+    vmEntry(h.unit, h.c, !this.launched);
+    if (h.c.nonRoot) {
+      this.launched = true;
+      return;
+    }
+    if (h.c.vmxBoundary) return; // a VM-entry failure: an exit for L1's handler
+    const failed = h.unit.lastFailedCheck;
+    throw new HypervisorError(`VM entry of ${this.name} failed: VMfailValid(${vmreadNumber(h, 'vmInstructionError')})` +
+      (failed ? ` at ${failed.check} (${failed.section})` : ''));
+  }
+
+  /** The exit just taken, read from the VMCS. */
+  readExit(): ExitEvent {
+    const h = this.host;
+    const reason = vmreadNumber(h, 'exitReason');
+    this.exitCounts.set(reason & 0xffff, (this.exitCounts.get(reason & 0xffff) ?? 0) + 1);
+    return {
+      reason,
+      qualification: vmreadField(h, 'exitQualification'),
+      guestRip: vmreadField(h, 'guestRip'),
+      instructionLength: vmreadNumber(h, 'vmExitInstructionLength'),
+    };
+  }
+
+  /** Moves the guest RIP past the exiting instruction. */
+  skipInstruction(exit: ExitEvent): void {
+    vmwriteField(this.host, 'guestRip', exit.guestRip + BigInt(exit.instructionLength));
+  }
+
+  /** A guest GPR's low 32 bits (while the vCPU has its core: the core holds them, exits do not save GPRs). */
+  gpr32(r: Reg): number {
+    return this.host.c.r[r << 1]!;
+  }
+
+  setGpr32(r: Reg, v: number): void {
+    this.host.c.r[r << 1] = v | 0;
+    this.host.c.r[(r << 1) + 1] = 0;
+  }
+
+  /** A guest GPR as a number (below 2^53). */
+  gpr(r: Reg): number {
+    const c = this.host.c;
+    return (c.r[(r << 1) + 1]! >>> 0) * 2 ** 32 + (c.r[r << 1]! >>> 0);
+  }
+
+  /** Parks the guest's GPRs while another vCPU uses the core, and brings them back. */
+  saveGprs(): void {
+    this.savedGprs.set(this.host.c.r);
+  }
+
+  restoreGprs(): void {
+    this.host.c.r.set(this.savedGprs);
+  }
+
+  /** "reason name ×count" for the summary, in reason order. */
+  exitSummary(): string {
+    return [...this.exitCounts.entries()].sort((a, b) => a[0] - b[0])
+      .map(([r, n]) => `${exitReasonName(r)} ×${n}`).join(', ');
+  }
+}
+
+/** The VMCS revision identifier, IA32_VMX_BASIC[30:0], through RDMSR as root software reads it. */
+function vmcsRevision(h: HostCore): number {
+  return readMsr(h.c, 0x480) & 0x7fffffff;
+}

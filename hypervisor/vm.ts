@@ -1,0 +1,72 @@
+/**
+ * A VM: its guest-physical memory (one range of host RAM, mapped from
+ * guest-physical 0 by ept12), its vCPUs, and what L1 keeps for it — the
+ * console output its guest printed and how it ended. The VM's memory is
+ * L1's memory too: L1 reads and writes it directly (DESIGN decision 1).
+ *
+ * A 64-bit guest gets from L1 what a loader would give it: identity page
+ * tables in its own memory (2-MByte pages over all of its RAM) and its
+ * code at GUEST_CODE, entered in 64-bit mode with RSP = GUEST_STACK.
+ */
+import type { PhysicalMemory } from '../cpu/memory/physical.ts';
+import { Ept12 } from './ept12.ts';
+import { HypervisorError } from './hypervisorError.ts';
+import type { HostPages } from './l1/hostPages.ts';
+import type { Vcpu } from './vcpu.ts';
+
+export const GUEST_PAGE_TABLES = 0x1000, GUEST_CODE = 0x10000, GUEST_STACK = 0x80000;
+const TWO_MIB = 1 << 21;
+
+/** How a VM ended, as the summary and the tests read it. */
+export type VmOutcome =
+  | { kind: 'running' }
+  | { kind: 'passed'; detail: string }
+  | { kind: 'failed'; detail: string }
+  | { kind: 'stopped'; detail: string };
+
+export class Vm {
+  /** Host-physical address of guest-physical 0. */
+  readonly ramHpa: number;
+  readonly ramBytes: number;
+  readonly ept: Ept12;
+  /** Bytes the guest wrote to its console (I/O port or hypercall), as text. */
+  console = '';
+  outcome: VmOutcome = { kind: 'running' };
+  readonly vcpus: Vcpu[] = [];
+  private readonly phys: PhysicalMemory;
+
+  constructor(readonly id: number, readonly name: string, memoryMiB: number, guestRam: HostPages, l1: HostPages) {
+    this.ramBytes = Math.ceil(memoryMiB * (1 << 20) / TWO_MIB) * TWO_MIB;
+    this.ramHpa = guestRam.allocate(this.ramBytes / 4096, TWO_MIB);
+    this.ept = new Ept12(l1);
+    this.ept.map2M(0, this.ramHpa, this.ramBytes);
+    this.phys = guestRam.phys;
+  }
+
+  /** Copies `bytes` into guest-physical memory at `gpa`. */
+  write(gpa: number, bytes: Uint8Array): void {
+    if (gpa < 0 || gpa + bytes.length > this.ramBytes) {
+      throw new HypervisorError(`VM ${this.name}: ${bytes.length} bytes at guest-physical 0x${gpa.toString(16)} do not fit in its ${this.ramBytes >> 20} MiB`);
+    }
+    this.phys.load(this.ramHpa + gpa, bytes);
+  }
+
+  /** `length` bytes of guest-physical memory at `gpa` (a guest's buffer, for a hypercall or ucall); out of range is an error of the guest's. */
+  read(gpa: number, length: number): Uint8Array | null {
+    if (gpa < 0 || length < 0 || gpa + length > this.ramBytes) return null;
+    return this.phys.readBytes(this.ramHpa + gpa, length);
+  }
+
+  /** Identity page tables for a 64-bit guest at GUEST_PAGE_TABLES: PML4, PDPT, one PD of 2-MByte pages per GiB of RAM. */
+  writeLongModePageTables(): void {
+    const pml4 = GUEST_PAGE_TABLES, pdpt = pml4 + 0x1000, pd = pdpt + 0x1000;
+    const entry = (at: number, value: number): void => {
+      this.phys.writeSized(this.ramHpa + at, 4, value | 0);
+      this.phys.writeSized(this.ramHpa + at + 4, 4, 0);
+    };
+    const present = 0x3, large = 0x83;
+    entry(pml4, pdpt + present);
+    entry(pdpt, pd + present);
+    for (let k = 0; k * TWO_MIB < this.ramBytes && k < 512; k++) entry(pd + 8 * k, k * TWO_MIB + large);
+  }
+}
