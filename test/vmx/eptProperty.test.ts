@@ -27,6 +27,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FULL_VMX_MODEL } from '../../vmx/model/presets.ts';
+import { invept } from '../../vmx/unit/invept.ts';
 import { A, D, P, PageTables, U, W } from '../memory/pageTables.ts';
 import { EPT_A, EPT_D, EptBuilder, type EptLevel } from '../support/eptBuilder.ts';
 import { EPT_TABLES, EPT_TABLES_END, VmxHarness } from '../support/vmxHarness.ts';
@@ -246,6 +247,8 @@ function run(s: Scenario): void {
   const gpde = GPD_DATA + BigInt(s.pde) * 8n;
   write64(gpde, (REGION + BigInt(s.pde) * MIB2) | P | W | U | 0x80n | (s.guestA ? A : 0n) | (s.guestD ? D : 0n));
   h.write('eptp', b.eptp({ accessedDirty: s.eptAd }));
+  // The tables were rewritten in place: INVEPT all-context, as root software must (§29.4.3.4), or cached guest-physical mappings may be used.
+  invept(h.core, h.t.cpu, 2, new Int32Array(4));
   h.write('guestRip', ENTRY[s.access]);
   h.t.setReg('rsi', LINEAR + BigInt(s.pde) * MIB2 + BigInt(s.pte) * 0x1000n + BigInt(s.off));
   h.t.setReg('rdx', s.value);

@@ -6,8 +6,10 @@
  * EPTP format §25.6.11) and the capability bits of Appendix A.10
  * (IA32_VMX_EPT_VPID_CAP bits 6, 8, 14, 20, 21, 25, 26).
  *
- * What INVEPT invalidates in a guest's EPT translations needs EPT as the
- * second translation stage: those tests are todo until it is plugged in.
+ * What INVEPT invalidates (§29.4.3.1): the guest-physical and combined
+ * mappings of one EPT root (EPTP bits 51:12) or of all, for every VPID and
+ * PCID, seen through guests under EPT (test/support/eptGuest.ts says how a
+ * test tells which cache served an access).
  */
 import { describe, expect, it } from 'vitest';
 import { ARITH, failedInvalid, failedValid, faulted, succeeded } from '../support/vmxOutcome.ts';
@@ -18,6 +20,11 @@ import { invalidationTypeOk } from '../../vmx/unit/invalidation.ts';
 import { invept } from '../../vmx/unit/invept.ts';
 import { vmclear } from '../../vmx/unit/vmcsPointer.ts';
 import { vmxoff } from '../../vmx/unit/vmxOperation.ts';
+import { invvpid } from '../../vmx/unit/invvpid.ts';
+import { EptBuilder } from '../support/eptBuilder.ts';
+import {
+  accessedFlag, clearAccessed, descriptor, eptGuest, identityEpt, marker, NEW, NEW2, remap, X,
+} from '../support/eptGuest.ts';
 import { CPU_VMX, mapTestPage, runInRoot, SCRATCH, TEST_LINEAR, VMCS_REGION, VmxHarness } from '../support/vmxHarness.ts';
 
 const INVALID_OPERAND = 28n;
@@ -206,9 +213,135 @@ describe('INVEPT and cached translations (SDM Vol. 3C §29.4.3.1)', () => {
     expect([Number(h.reg('r8')), Number(h.reg('r9'))]).toEqual([A, A]);
   });
 
-  it.todo('a guest with EPT and VPID 1 keeps a stale guest-physical translation after the host changes an EPT entry, across an exit and re-entry, until INVEPT');
-  it.todo('single-context INVEPT of the guest\'s EPTP drops its combined mappings for every VPID and PCID');
-  it.todo('single-context INVEPT of another EPTP leaves the guest\'s combined mappings (deterministic model)');
-  it.todo('global INVEPT drops the combined mappings of every EPTP');
-  it.todo('single-context INVEPT matches EPTP bits 51:12 only: an EPTP differing in bits 11:0 (A/D, memory type) names the same mappings');
+  const CPUID = 10;
+  /** INVEPT as root software executes it at an exit, with the EPTP `eptp` in the descriptor; it must succeed. */
+  const inveptAt = (h: VmxHarness, type: 1 | 2, eptp: bigint): void => {
+    const c = h.t.cpu;
+    expect(invalidationTypeOk(h.core, c, true, type)).toBe(true);
+    invept(h.core, c, type, descriptor(eptp));
+    expect(h.t.flags() & ARITH).toBe(0);
+  };
+  /** Three reads of X into RAX, RBX, RCX, each followed by CPUID. */
+  const THREE_READS = 'mov rax, [rsi]\ncpuid\nmov rbx, [rsi]\ncpuid\nmov rcx, [rsi]\ncpuid';
+  const values = (h: VmxHarness): bigint[] => ['rax', 'rbx', 'rcx'].map((r) => h.reg(r as 'rax'));
+
+  it('a guest with EPT and VPID 1 keeps a stale guest-physical translation after the host changes an EPT entry, across an exit and re-entry and INVVPID of its VPID, until INVEPT', async () => {
+    const r = await eptGuest(THREE_READS, {
+      vpid: 1,
+      onExit: (n, h, pt) => {
+        if (n === 1) {
+          remap(h.ept!);
+          clearAccessed(pt);
+          // INVVPID drops the combined mappings (§29.4.3.1), not the guest-physical ones.
+          invvpid(h.core, h.t.cpu, 1, descriptor(1n));
+        }
+        if (n === 2) {
+          expect(accessedFlag(pt)).not.toBe(0n); // the guest's structures were walked: a guest-physical mapping served the read
+          inveptAt(h, 1, h.read('eptp'));
+        }
+        return n === 3 ? 'stop' : 'skip';
+      },
+    });
+    expect(r.h.exits.map((e) => e.reason)).toEqual([CPUID, CPUID, CPUID]);
+    expect(values(r.h)).toEqual([marker(X), marker(X), marker(NEW + 8n)]);
+  });
+
+  describe('single-context INVEPT of the guest\'s EPTP drops its combined mappings for every VPID and PCID', () => {
+    // Each round reads X under PCID 1 (RAX) and PCID 2 (RBX), switching with MOV to CR3 and bit 63 set (no invalidation, Vol. 3A §4.10.4.1).
+    const NO_FLUSH = 1n << 63n, TABLES = 0x110000n;
+    const ROUND = 'l: mov rax, [rsi]\nmov cr3, rdi\nmov rbx, [rsi]\nmov cr3, rbp\ncpuid\njmp l';
+    for (const flush of [true, false]) {
+      it(flush ? 'after INVEPT, VPIDs 1 and 2 under PCIDs 1 and 2 all reach the new page' : 'without INVEPT (the control), all four keep the old page', async () => {
+        const seen: bigint[][] = [];
+        const r = await eptGuest(ROUND, {
+          vpid: 1, pcid: 1, regs: { rdi: NO_FLUSH | TABLES | 2n, rbp: NO_FLUSH | TABLES | 1n },
+          onExit: (n, h) => {
+            if (n >= 3) seen.push([h.reg('rax'), h.reg('rbx')]);
+            if (n === 2) {
+              remap(h.ept!);
+              if (flush) inveptAt(h, 1, h.read('eptp'));
+            }
+            // Rounds alternate VPID 1, 2, 1, 2: both VPIDs and both PCIDs cache X before the change.
+            h.write('vpid', n % 2 === 1 ? 2 : 1);
+            return n === 4 ? 'stop' : 'skip';
+          },
+        });
+        expect(r.h.exits.map((e) => e.reason)).toEqual([CPUID, CPUID, CPUID, CPUID]);
+        expect(r.h.read('guestCr3')).toBe(TABLES | 1n);
+        const v = flush ? marker(NEW + 8n) : marker(X);
+        expect(seen).toEqual([[v, v], [v, v]]);
+      });
+    }
+  });
+
+  it('single-context INVEPT of another EPTP leaves the guest\'s combined mappings (deterministic model)', async () => {
+    const OTHER_EPTP = 0x3f0000n | (3n << 3n) | 6n; // valid (WB, 4 levels), another root
+    const r = await eptGuest('mov rax, [rsi]\ncpuid\nmov rbx, [rsi]\ncpuid', {
+      vpid: 1,
+      onExit: (n, h, pt) => {
+        if (n === 1) {
+          remap(h.ept!);
+          clearAccessed(pt);
+          inveptAt(h, 1, OTHER_EPTP);
+        }
+        return n === 2 ? 'stop' : 'skip';
+      },
+    });
+    expect([r.h.reg('rax'), r.h.reg('rbx')]).toEqual([marker(X), marker(X)]);
+    expect(accessedFlag(r.pt)).toBe(0n); // the combined mapping served the read: no walk
+  });
+
+  describe('global INVEPT drops the combined mappings of every EPTP; single-context those of one', () => {
+    // Rounds under EPT 1, EPT 2, EPT 1, EPT 2 (VMWRITE of the EPTP between exits); after the second, X is remapped in
+    // both (to NEW in EPT 1, NEW2 in EPT 2) and INVEPT executed; the guest PTE's A is cleared before each later round.
+    const FOUR_READS = 'mov rax, [rsi]\ncpuid\nmov rbx, [rsi]\ncpuid\nmov rcx, [rsi]\ncpuid\nmov rdx, [rsi]\ncpuid';
+    for (const type of [2, 1] as const) {
+      it(type === 2 ? 'global: both EPTs reach the new pages, each after a walk' : 'single-context of EPT 1: EPT 2 keeps its combined mapping', async () => {
+        let second: EptBuilder | undefined;
+        let eptp1 = 0n, eptp2 = 0n;
+        const walked: boolean[] = [];
+        const r = await eptGuest(FOUR_READS, {
+          vpid: 1,
+          onExit: (n, h, pt) => {
+            if (n === 1) {
+              eptp1 = h.read('eptp');
+              second = new EptBuilder(h.t.phys, 0x380000, 0x400000);
+              identityEpt(second);
+              eptp2 = second.eptp();
+            }
+            if (n === 2) {
+              remap(h.ept!, NEW);
+              remap(second!, NEW2);
+              inveptAt(h, type, eptp1);
+            }
+            if (n >= 3) walked.push(accessedFlag(pt) !== 0n);
+            if (n >= 2) clearAccessed(pt);
+            h.write('eptp', n % 2 === 1 ? eptp2 : eptp1);
+            return n === 4 ? 'stop' : 'skip';
+          },
+        });
+        expect(r.h.exits.map((e) => e.reason)).toEqual([CPUID, CPUID, CPUID, CPUID]);
+        const viaTwo = type === 2 ? marker(NEW2 + 8n) : marker(X);
+        expect(['rax', 'rbx', 'rcx', 'rdx'].map((k) => r.h.reg(k as 'rax'))).toEqual([marker(X), marker(X), marker(NEW + 8n), viaTwo]);
+        expect(walked).toEqual([true, type === 2]);
+      });
+    }
+  });
+
+  it('single-context INVEPT matches EPTP bits 51:12 only: an EPTP differing in bits 11:0 (A/D, memory type) names the same mappings', async () => {
+    const r = await eptGuest('mov rax, [rsi]\ncpuid\nmov rbx, [rsi]\ncpuid', {
+      vpid: 1,
+      onExit: (n, h, pt) => {
+        if (n === 1) {
+          remap(h.ept!);
+          clearAccessed(pt);
+          // Bits 2:0 UC (0) instead of WB, bit 6 (A/D) set: both valid on the model (§27.2.1.1).
+          inveptAt(h, 1, (h.read('eptp') & ~7n) | 0x40n);
+        }
+        return n === 2 ? 'stop' : 'skip';
+      },
+    });
+    expect([r.h.reg('rax'), r.h.reg('rbx')]).toEqual([marker(X), marker(NEW + 8n)]);
+    expect(accessedFlag(r.pt)).not.toBe(0n);
+  });
 });

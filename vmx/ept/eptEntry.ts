@@ -37,3 +37,8 @@ export const EPT_MT_RESERVED = (1 << 2) | (1 << 3) | (1 << 7);
 
 /** EPTP bit 6: enable accessed and dirty flags for EPT (§25.6.11, Table 25-9). */
 export const EPTP_AD = 0x40;
+
+/** The EPT root of an EPTP (bits 51:12, §25.6.11): the tag of its translation contexts and guest-physical mappings. */
+export function eptRoot(eptpLo: number, eptpHi: number): number {
+  return (eptpHi & 0xfffff) * 4294967296 + ((eptpLo & 0xfffff000) >>> 0);
+}

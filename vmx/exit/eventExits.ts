@@ -69,15 +69,24 @@ export function exceptionExits(v: VmcsImage, vector: number, errorCode: number):
 }
 
 /**
- * Bit 12: the exit is due to a fault on an IRET that ended blocking by NMI
- * (virtual-NMI blocking with "virtual NMIs"): the core marks that IRET with
- * its instruction count, which a fault leaves as it was. Undefined, so 0,
- * with "NMI exiting" and without "virtual NMIs", and for #DF (§28.2.2).
+ * "NMI unblocking due to IRET": the current instruction is an IRET that
+ * ended blocking by NMI (virtual-NMI blocking with "virtual NMIs"), which a
+ * fault, EPT violation or EPT misconfiguration it meets leaves ended (§28.1);
+ * the core marks that IRET with its instruction count, which the fault or
+ * exit leaves as it was. Bit 12 of the interruption information (§28.2.2)
+ * and of an EPT violation's exit qualification (§28.2.1 Table 28-7, §28.2.3);
+ * undefined, so 0, with "NMI exiting" and without "virtual NMIs", where IRET
+ * keeps the blocking (§26.3).
  */
-function nmiUnblockingDueToIret(v: VmcsImage, c: Cpu, vector: number, kind: EventKind): boolean {
-  if (kind !== EventKind.Hardware || vector === Vector.DF || c.nmiUnblockedAt !== c.icount) return false;
+export function nmiUnblockedByIret(v: VmcsImage, c: Cpu): boolean {
+  if (c.nmiUnblockedAt !== c.icount) return false;
   const pin = pinControls(v);
   return (pin & NMI_EXITING) === 0 || (pin & VIRTUAL_NMIS) !== 0;
+}
+
+/** Bit 12 for an exception: as nmiUnblockedByIret, undefined (0) for #DF (§28.2.2). */
+function nmiUnblockingDueToIret(v: VmcsImage, c: Cpu, vector: number, kind: EventKind): boolean {
+  return kind === EventKind.Hardware && vector !== Vector.DF && nmiUnblockedByIret(v, c);
 }
 
 /**

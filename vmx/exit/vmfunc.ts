@@ -24,7 +24,7 @@ import { enterTranslationContext, pagingUnit } from '../../cpu/memory/paging.ts'
 import { bit, secondaryControls } from '../entry/controlFields.ts';
 import { hi, lo, set, SLOT } from '../entry/vmcsView.ts';
 import { VM_FUNCTIONS } from '../model/capabilityBits.ts';
-import { eptRoot } from '../transition/addressSpace.ts';
+import { eptRoot } from '../ept/eptEntry.ts';
 import { EptStage } from '../transition/eptStage.ts';
 import { natural } from '../transition/guestState.ts';
 import { eptpValid } from '../entry/eptpRules.ts';

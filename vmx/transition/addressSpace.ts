@@ -13,19 +13,15 @@ import { bit, secondaryControls } from '../entry/controlFields.ts';
 import { lo, SLOT } from '../entry/vmcsView.ts';
 import type { VmcsImage } from '../unit/vmcsRegion.ts';
 import type { VmxState } from '../unit/vmxState.ts';
+import { eptRoot } from '../ept/eptEntry.ts';
 import { EptStage } from './eptStage.ts';
 
 const ENABLE_VPID = bit('proc2', 'enableVpid');
 const ENABLE_EPT = bit('proc2', 'enableEpt');
-const TWO32 = 4294967296;
 
 /** Each unit's EPT stage, made on first use. */
 const stages = new WeakMap<VmxState, EptStage>();
 
-/** The EPT root of an EPTP (bits 51:12), the tag of its translation contexts. */
-export function eptRoot(eptpLo: number, eptpHi: number): number {
-  return (eptpHi & 0xfffff) * TWO32 + ((eptpLo & 0xfffff000) >>> 0);
-}
 const isVpidZero = (vpid: number): boolean => vpid === 0;
 
 function vpidEnabled(v: VmcsImage): boolean {

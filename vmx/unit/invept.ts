@@ -11,14 +11,16 @@
  *   2 global: the mappings associated with all EPTPs.
  *
  * Those are the guest-physical and combined mappings of §29.4.1, for all
- * VPIDs and PCIDs (§29.4.3.1): the translation contexts with that EPT root
- * (every EPT root). Linear mappings, cached without EPT, are not derived
+ * VPIDs and PCIDs (§29.4.3.1): the core's guest-physical mappings of that
+ * EPT root (vmx/ept/guestPhysicalTlb.ts) and the translation contexts with
+ * it (every EPT root). Linear mappings, cached without EPT, are not derived
  * from EPT and stay.
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import { invalidateContexts } from '../../cpu/memory/paging.ts';
 import { NO_EPT } from '../../cpu/memory/translationContexts.ts';
-import { eptRoot } from '../transition/addressSpace.ts';
+import { ALL_ROOTS, invalidateGuestPhysicalMappings } from '../ept/guestPhysicalTlb.ts';
+import { eptRoot } from '../ept/eptEntry.ts';
 import { vmSucceed } from './conventions.ts';
 import { eptpValid } from '../entry/eptpRules.ts';
 import { invalidOperand } from './invalidation.ts';
@@ -39,11 +41,13 @@ const hasEpt = (_vpid: number, root: number): boolean => root !== NO_EPT;
 export function invept(s: VmxState, c: Cpu, type: InveptType, d: Int32Array): void {
   if (type === InveptType.Global) {
     invalidateContexts(c, hasEpt);
+    invalidateGuestPhysicalMappings(c, ALL_ROOTS);
     return vmSucceed(c);
   }
   const lo = d[0]!, hi = d[1]!;
   if (!eptpValid(s.model, c.model.physAddrBits, lo, hi)) return invalidOperand(s, c);
   target = eptRoot(lo, hi);
   invalidateContexts(c, isTarget);
+  invalidateGuestPhysicalMappings(c, target);
   vmSucceed(c);
 }
