@@ -9,7 +9,7 @@ import { Decoder, MAX_INSN_LENGTH, type Refusal } from './decode/decoder.ts';
 import type { Insn } from './decode/insn.ts';
 import { OpcodeTable } from './decode/opcodeTable.ts';
 import { CpuException, InternalError, VECTOR_NAMES } from './exceptions.ts';
-import { ALL_OPCODES } from './exec/index.ts';
+import { allOpcodes } from './exec/index.ts';
 import { FIXED_ONE, IF, readRflags } from './flags.ts';
 import { cpuLog } from './log.ts';
 import { Mmu } from './memory/mmu.ts';
@@ -45,7 +45,7 @@ export type ExceptionHandler = (c: Cpu, e: CpuException) => void;
 let sharedTable: OpcodeTable | undefined;
 /** The compiled opcode table, built once per process. */
 export function opcodeTable(): OpcodeTable {
-  return (sharedTable ??= new OpcodeTable(ALL_OPCODES));
+  return (sharedTable ??= new OpcodeTable(allOpcodes()));
 }
 
 export interface CpuOptions {

@@ -1,7 +1,7 @@
 /**
  * L1's exit trace (DESIGN decision 8): one record per exit L1 handled, as
  * JSON Lines with a fixed key order, so that two runs of the same scenario
- * give byte-identical files.
+ * give byte-identical files. docs/trace-format.md describes every field.
  */
 import { exitReasonName } from '../vmx/exitReason.ts';
 
@@ -18,27 +18,36 @@ export interface L1TraceEvent {
   /** 16 hex digits. */
   readonly qualification: string;
   readonly guestRip: string;
+  /** The instruction at guestRip in Intel syntax (disassemble.ts). */
+  readonly insn: string;
   /** The handler that took the exit, and what it decided. */
   readonly handler: string;
   readonly decision: 'resume' | 'skip' | 'stop';
 }
 
+/** The keys of a trace line, in their order (DESIGN decision 4: defined once, for writing and for reading back). */
+export const TRACE_KEYS = [
+  'icount', 'core', 'vcpu', 'from', 'to', 'reason', 'reasonName', 'qualification', 'guestRip', 'insn', 'handler', 'decision',
+] as const satisfies readonly (keyof L1TraceEvent)[];
+
 const hex64 = (v: bigint): string => BigInt.asUintN(64, v).toString(16).padStart(16, '0');
 
 export function traceEvent(
   icount: number, core: number, vcpu: string, reason: number, qualification: bigint, guestRip: bigint,
-  handler: string, decision: L1TraceEvent['decision'],
+  handler: string, decision: L1TraceEvent['decision'], insn: string,
 ): L1TraceEvent {
   return {
     icount, core, vcpu, from: 'L2', to: 'L1', reason: reason >>> 0, reasonName: exitReasonName(reason & 0xffff),
-    qualification: hex64(qualification), guestRip: hex64(guestRip), handler, decision,
+    qualification: hex64(qualification), guestRip: hex64(guestRip), insn, handler, decision,
   };
 }
 
-/** One JSON line, keys in the interface's order. */
+/** One JSON line (no newline), keys in TRACE_KEYS order. */
 export function traceLine(e: L1TraceEvent): string {
-  return JSON.stringify({
-    icount: e.icount, core: e.core, vcpu: e.vcpu, from: e.from, to: e.to, reason: e.reason, reasonName: e.reasonName,
-    qualification: e.qualification, guestRip: e.guestRip, handler: e.handler, decision: e.decision,
-  });
+  return JSON.stringify(e, TRACE_KEYS as unknown as string[]);
+}
+
+/** A whole trace as the file holds it: one line per event, each ending in a newline. */
+export function traceText(events: readonly L1TraceEvent[]): string {
+  return events.map((e) => `${traceLine(e)}\n`).join('');
 }

@@ -6,28 +6,44 @@
  * core (`host`), which L1 drives through the VMX operations of vmxOps.ts.
  *
  * The VMCS L1 writes (SDM Vol. 3C ch. 25):
- *   pin-based   external-interrupt and NMI exiting are not asked for yet;
- *   primary     HLT exiting, unconditional I/O exiting, MSR bitmaps (all
- *               clear: RDMSR/WRMSR run in the guest), secondary controls;
+ *   pin-based   external-interrupt exiting (L1's own interrupts, exits/interrupts.ts);
+ *               the VMX-preemption timer switched per entry (l1/scheduler.ts);
+ *   primary     HLT exiting, CR8-load/store exiting (exits/cr8.ts),
+ *               unconditional I/O exiting, MSR bitmaps (the
+ *               MSRs of exits/msrPassthrough.ts run in the guest, the others
+ *               exit to exits/msr.ts), secondary controls;
  *   secondary   EPT (ept12), VPID (one per vCPU), unrestricted guest when
  *               the guest starts outside paged protected mode;
- *   exit        64-bit host, save/load IA32_EFER, acknowledge interrupt on exit;
- *   entry       IA-32e mode guest, load IA32_EFER;
- *   CR0/CR4     guest/host masks own CR4.VMXE, which the guest reads as 0.
+ *   exit        64-bit host, save/load IA32_PAT and IA32_EFER, acknowledge
+ *               interrupt on exit; the vCPU's MSR list as MSR-store area;
+ *   entry       IA-32e mode guest, load IA32_PAT and IA32_EFER; the same
+ *               MSR list as MSR-load area (exits/msrPassthrough.ts);
+ *   exceptions  the VM's interceptExceptions (exits/exception.ts);
+ *   CR0/CR4     guest/host masks own CR0.NE/CD/NW and CR4.VMXE (exits/cr.ts).
  */
 import { readMsr } from '../cpu/exec/msr.ts';
 import type { Reg } from '../cpu/registers.ts';
 import { exitReasonName } from '../vmx/exitReason.ts';
 import { vmEntry } from '../vmx/transition/vmEntry.ts';
 import { chooseControls } from './controls.ts';
+import { CR0_HOST_OWNED } from './exits/cr.ts';
+import { exceptionBitmap } from './exits/exception.ts';
+import { writeMsrPages } from './exits/msrPassthrough.ts';
+import { VirtualMsrs } from './exits/virtualMsrs.ts';
 import { HypervisorError } from './hypervisorError.ts';
+import { VirtualLapic } from './lapic/virtualLapic.ts';
 import type { HostPages } from './l1/hostPages.ts';
+import { RunState } from './l1/runState.ts';
 import { doVmclear, doVmptrld, type HostCore, vmreadField, vmreadNumber, vmwriteField, type FieldName } from './l1/vmxOps.ts';
 import { GUEST_PAGE_TABLES, type Vm } from './vm.ts';
 
 const CR4_VMXE = 1 << 13, CR4_PAE = 1 << 5;
 const CR0_PE = 1, CR0_ET = 1 << 4, CR0_NE = 1 << 5, CR0_PG = 1 << 31;
+const GUEST_CR0 = (CR0_PE | CR0_ET | CR0_NE | CR0_PG) >>> 0;
+/** IA32_PAT: L1's own, and the guest's at power-up (SDM Vol. 3A §13.12.4). */
+const IA32_PAT = 0x277, PAT_RESET = 0x0007040600070406n;
 const EFER_LME = 0x100, EFER_LMA = 0x400;
+const BLOCKING_BY_STI_OR_MOV_SS = 0x3;
 /** Guest segment access rights (§25.4.1): 64-bit code, read/write data, busy TSS, unusable. */
 const AR_CODE64 = 0xa09b, AR_DATA = 0xc093, AR_TSS = 0x8b, AR_UNUSABLE = 0x10000;
 
@@ -42,8 +58,14 @@ export interface ExitEvent {
 
 export class Vcpu {
   readonly vmcs: number;
-  /** The host-physical address of the MSR bitmaps (all clear). */
+  /** The host-physical addresses of the MSR bitmaps and of the MSR list switched on entry and exit. */
   private readonly msrBitmaps: number;
+  private readonly msrList: number;
+  /** The MSRs L1 emulates for this vCPU. */
+  readonly virtualMsrs: VirtualMsrs;
+  /** Its local APIC (lapic/virtualLapic.ts) and its state as L1 runs it (l1/runState.ts). */
+  readonly lapic: VirtualLapic;
+  readonly runState = new RunState();
   launched = false;
   /** The vCPU will not run again (its VM ended or it was stopped). */
   stopped = false;
@@ -55,6 +77,9 @@ export class Vcpu {
   constructor(readonly vm: Vm, readonly index: number, readonly host: HostCore, pages: HostPages, readonly vpid: number) {
     this.vmcs = pages.allocate();
     this.msrBitmaps = pages.allocate();
+    this.msrList = pages.allocate();
+    this.lapic = new VirtualLapic(index);
+    this.virtualMsrs = new VirtualMsrs(index === 0);
     pages.phys.writeSized(this.vmcs, 4, vmcsRevision(host));
   }
 
@@ -73,17 +98,24 @@ export class Vcpu {
     doVmclear(h, this.vmcs);
     this.load();
     const w = (name: FieldName, value: number | bigint): void => vmwriteField(h, name, value);
-    w('pinBasedVmExecutionControls', chooseControls(c, 'pin', []));
+    w('pinBasedVmExecutionControls', chooseControls(c, 'pin', ['externalInterruptExiting']));
     w('primaryProcessorBasedVmExecutionControls',
-      chooseControls(c, 'proc', ['hltExiting', 'unconditionalIoExiting', 'useMsrBitmaps', 'activateSecondaryControls']));
+      chooseControls(c, 'proc', ['hltExiting', 'cr8LoadExiting', 'cr8StoreExiting', 'unconditionalIoExiting', 'useMsrBitmaps', 'activateSecondaryControls']));
     w('secondaryProcessorBasedVmExecutionControls', chooseControls(c, 'proc2', ['enableEpt', 'enableVpid']));
-    w('vmExitControls', chooseControls(c, 'exit', ['hostAddressSpaceSize', 'saveEfer', 'loadEfer', 'acknowledgeInterruptOnExit']));
-    w('vmEntryControls', chooseControls(c, 'entry', ['ia32eModeGuest', 'loadEfer']));
-    w('exceptionBitmap', 0);
+    w('vmExitControls', chooseControls(c, 'exit', ['hostAddressSpaceSize', 'savePat', 'loadPat', 'saveEfer', 'loadEfer', 'acknowledgeInterruptOnExit']));
+    w('vmEntryControls', chooseControls(c, 'entry', ['ia32eModeGuest', 'loadPat', 'loadEfer']));
+    w('exceptionBitmap', exceptionBitmap(this.vm));
     w('msrBitmapsAddress', this.msrBitmaps);
+    const msrs = writeMsrPages(c, this.msrBitmaps, this.msrList);
+    w('vmExitMsrStoreAddress', this.msrList);
+    w('vmExitMsrStoreCount', msrs);
+    w('vmEntryMsrLoadAddress', this.msrList);
+    w('vmEntryMsrLoadCount', msrs);
     w('eptp', this.vm.ept.eptp);
     w('vpid', this.vpid);
     w('vmcsLinkPointer', -1n);
+    w('cr0GuestHostMask', CR0_HOST_OWNED);
+    w('cr0ReadShadow', GUEST_CR0);
     w('cr4GuestHostMask', CR4_VMXE);
     w('cr4ReadShadow', CR4_PAE);
     // Host state: the core as L1 runs it.
@@ -96,13 +128,16 @@ export class Vcpu {
     w('hostEsSelector', 0x10);
     w('hostTrSelector', 0x18);
     w('hostIa32Efer', c.efer);
+    const patLo = readMsr(c, IA32_PAT);
+    w('hostIa32Pat', (BigInt(c.opHi >>> 0) << 32n) | BigInt(patLo >>> 0));
     w('hostRsp', 0);
     w('hostRip', BigInt.asUintN(64, BigInt(hostRip)));
     // Guest state: flat 64-bit mode with the VM's identity page tables.
-    w('guestCr0', (CR0_PE | CR0_ET | CR0_NE | CR0_PG) >>> 0);
+    w('guestCr0', GUEST_CR0);
     w('guestCr3', GUEST_PAGE_TABLES);
     w('guestCr4', CR4_PAE | CR4_VMXE);
     w('guestIa32Efer', EFER_LME | EFER_LMA);
+    w('guestIa32Pat', PAT_RESET);
     w('guestDr7', 0x400);
     for (const s of ['Es', 'Cs', 'Ss', 'Ds', 'Fs', 'Gs'] as const) {
       w(`guest${s}Selector`, s === 'Cs' ? 0x08 : 0x10);
@@ -153,7 +188,19 @@ export class Vcpu {
 
   /** Moves the guest RIP past the exiting instruction. */
   skipInstruction(exit: ExitEvent): void {
-    vmwriteField(this.host, 'guestRip', exit.guestRip + BigInt(exit.instructionLength));
+    this.advanceRip(exit.guestRip, exit.instructionLength);
+  }
+
+  /**
+   * The guest RIP after an emulated instruction of `length` bytes at `rip`;
+   * completing an instruction also ends blocking by STI or MOV SS
+   * (interruptibility bits 1:0, §25.4.2), as KVM's skip_emulated_instruction does.
+   */
+  advanceRip(rip: bigint, length: number): void {
+    const h = this.host;
+    vmwriteField(h, 'guestRip', rip + BigInt(length));
+    const blocking = vmreadNumber(h, 'guestInterruptibilityState');
+    if ((blocking & BLOCKING_BY_STI_OR_MOV_SS) !== 0) vmwriteField(h, 'guestInterruptibilityState', blocking & ~BLOCKING_BY_STI_OR_MOV_SS);
   }
 
   /** A guest GPR's low 32 bits (while the vCPU has its core: the core holds them, exits do not save GPRs). */

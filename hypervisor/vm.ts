@@ -8,10 +8,12 @@
  * tables in its own memory (2-MByte pages over all of its RAM) and its
  * code at GUEST_CODE, entered in 64-bit mode with RSP = GUEST_STACK.
  */
+import type { Vector } from '../cpu/exceptions.ts';
 import type { PhysicalMemory } from '../cpu/memory/physical.ts';
 import { Ept12 } from './ept12.ts';
 import { HypervisorError } from './hypervisorError.ts';
 import type { HostPages } from './l1/hostPages.ts';
+import type { MmioDevice, MmioRegion } from './mmio.ts';
 import type { Vcpu } from './vcpu.ts';
 
 export const GUEST_PAGE_TABLES = 0x1000, GUEST_CODE = 0x10000, GUEST_STACK = 0x80000;
@@ -33,6 +35,10 @@ export class Vm {
   console = '';
   outcome: VmOutcome = { kind: 'running' };
   readonly vcpus: Vcpu[] = [];
+  /** Exceptions L1 intercepts and reflects into the guest (exits/exception.ts); set before adding vCPUs. */
+  interceptExceptions: readonly (Vector.UD | Vector.BP)[] = [];
+  /** Memory-mapped devices, outside guest RAM (mmio.ts). */
+  private readonly mmio: MmioRegion[] = [];
   private readonly phys: PhysicalMemory;
 
   constructor(readonly id: number, readonly name: string, memoryMiB: number, guestRam: HostPages, l1: HostPages) {
@@ -55,6 +61,21 @@ export class Vm {
   read(gpa: number, length: number): Uint8Array | null {
     if (gpa < 0 || length < 0 || gpa + length > this.ramBytes) return null;
     return this.phys.readBytes(this.ramHpa + gpa, length);
+  }
+
+  /** Puts `device` at guest-physical [gpa, gpa + size), which must lie beyond guest RAM and clear of the other devices. */
+  addMmio(gpa: number, size: number, device: MmioDevice): void {
+    const clash = this.mmio.find((r) => gpa < r.gpa + r.size && r.gpa < gpa + size);
+    if (!Number.isSafeInteger(gpa) || !Number.isSafeInteger(size) || size <= 0 || gpa < this.ramBytes || clash) {
+      throw new HypervisorError(`VM ${this.name}: MMIO ${device.name} at 0x${gpa.toString(16)}+0x${size.toString(16)} ` +
+        (clash ? `overlaps ${clash.device.name}` : `must be a non-empty range beyond guest RAM (0x${this.ramBytes.toString(16)})`));
+    }
+    this.mmio.push({ gpa, size, device });
+  }
+
+  /** The device region holding guest-physical `gpa`, if any. */
+  mmioAt(gpa: number): MmioRegion | undefined {
+    return this.mmio.find((r) => gpa >= r.gpa && gpa < r.gpa + r.size);
   }
 
   /** Identity page tables for a 64-bit guest at GUEST_PAGE_TABLES: PML4, PDPT, one PD of 2-MByte pages per GiB of RAM. */

@@ -27,7 +27,13 @@ import { TIME_OPCODES } from './time.ts';
 import { VMX_OPCODES } from './vmx.ts';
 import { XSAVE_OPCODES } from './xsave.ts';
 
-export const ALL_OPCODES: readonly OpcodeDef[] = [
+/**
+ * Every opcode row of the core, gathered when the opcode table is first
+ * built rather than when this module loads: some families sit in an import
+ * cycle with cpu.ts (MSRs → local APIC → cpu.ts), and a module of the cycle
+ * may be the first one loaded.
+ */
+export const allOpcodes = (): readonly OpcodeDef[] => [
   ...ALU_OPCODES,
   ...MOV_OPCODES,
   ...STACK_OPCODES,

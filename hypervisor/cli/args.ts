@@ -2,6 +2,8 @@
  * Option parsing shared by the commands: every option is declared, anything
  * else is a one-line error naming it (bad input never reaches the machine).
  */
+import { LOG_LEVELS, setLogLevel, type LogLevel } from '../../cpu/log.ts';
+
 export class UsageError extends Error {}
 
 export interface OptionSpec {
@@ -46,4 +48,11 @@ export function parseOptions(argv: string[], specs: Record<string, OptionSpec>, 
     }
   }
   return out;
+}
+
+/** Sets the diagnostics level from a --log-level value (none: left as it is); a UsageError names a bad one. */
+export function applyLogLevel(level: string | undefined): void {
+  if (level === undefined) return;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`unknown log level '${level}' (one of ${LOG_LEVELS.join(', ')})`);
+  setLogLevel(level as LogLevel);
 }

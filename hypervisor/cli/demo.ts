@@ -1,5 +1,5 @@
 /**
- * `turtles demo` (what `npm start` runs until the L1 hypervisor exists): the
+ * `turtles demo` (what `npm start` ran before the L1 hypervisor): the
  * project's own multiboot test kernel (guests/kernels/testkernel.asm) booted
  * on a 4-core machine as QEMU's -kernel would boot it. The kernel reports
  * over COM1, which streams here; then the demo says how the machine stopped
@@ -28,7 +28,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   const image = await buildKernel(TEST_KERNEL_SOURCE);
   const m = new Machine({ cpus, memoryMiB: 64, serial: { onOutput: (b) => process.stdout.write(String.fromCharCode(b)) } });
   m.loadMultiboot(image, { fileName: 'testkernel' });
-  console.log(`turtles demo: booting the project's multiboot test kernel (${image.length} bytes) on ${cpus} cores, root mode, no hypervisor yet`);
+  console.log(`turtles demo: booting the project's multiboot test kernel (${image.length} bytes) on ${cpus} cores, root mode, no hypervisor`);
   console.log('--- COM1 ---');
   const stop = m.run({ maxInstructions: 100_000_000 });
   console.log('---');

@@ -1,21 +1,32 @@
 /**
- * The `turtles` command line. Until the L1 hypervisor exists, its main job
- * is the most complete demo the project has: its own test kernel booted on
- * the machine; and `boot` runs any multiboot kernel as QEMU's -kernel does.
+ * The `turtles` command line. Its main job (`run`, what `npm start` runs):
+ * the L1 hypervisor runs the L2 guest suite and reports per guest, leaving
+ * an exit trace that `diff` compares. `boot` runs any multiboot kernel as
+ * QEMU's -kernel does; `demo` boots the project's own test kernel.
  */
 import { BOOT_USAGE, runBoot } from './boot.ts';
 import { runDemo } from './demo.ts';
+import { DIFF_USAGE, runDiff } from './diff.ts';
+import { RUN_USAGE, runRun, type CliIo } from './run.ts';
 
 const USAGE = `usage: turtles <command> [options]
 
 commands:
-  demo [--cpus N]               boot the project's test kernel on N cores, default 4 (what \`npm start\` runs)
+${RUN_USAGE}
+${DIFF_USAGE}
+  demo [--cpus N]               boot the project's multiboot test kernel on N cores (default 4), root mode, no hypervisor
 ${BOOT_USAGE}
   help                          show this text`;
 
+const io: CliIo = { stdout: (t) => process.stdout.write(t), stderr: (t) => process.stderr.write(t) };
+
 export async function main(argv: string[]): Promise<number> {
-  const [command = 'demo', ...rest] = argv;
+  const [command = 'run', ...rest] = argv;
   switch (command) {
+    case 'run':
+      return runRun(rest, io);
+    case 'diff':
+      return runDiff(rest, io);
     case 'demo':
       return runDemo(rest);
     case 'boot':

@@ -1,15 +1,12 @@
 /**
- * The exits that end a VM with a report (the other VMs go on): HLT (no
- * virtual interrupts are delivered yet, so nothing would wake it), a
- * triple fault, a failed VM entry, and any exit L1 has no handler for.
+ * The exits that end a VM with a report (the other VMs go on): a triple
+ * fault, a failed VM entry, and any exit L1 has no handler for. (A HLT
+ * that nothing could end stops its VM too: hlt.ts.)
  */
 import { exitReasonName } from '../../vmx/exitReason.ts';
 import { stop, type ExitHandler } from './decision.ts';
 
 const hex = (v: bigint | number): string => `0x${v.toString(16)}`;
-
-export const handleHlt: ExitHandler = (_vcpu, exit) =>
-  stop('hlt', { kind: 'stopped', detail: `HLT at rip ${hex(exit.guestRip)} with no virtual interrupt to wake it` });
 
 export const handleTripleFault: ExitHandler = (_vcpu, exit) =>
   stop('triple-fault', { kind: 'stopped', detail: `triple fault at rip ${hex(exit.guestRip)}` });

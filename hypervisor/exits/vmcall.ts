@@ -8,10 +8,18 @@
  *   RAX = 2  yield: nothing to do but return (a scheduling point).
  */
 import { Reg } from '../../cpu/registers.ts';
+import type { Vcpu } from '../vcpu.ts';
 import { skip, stop, type ExitHandler } from './decision.ts';
 
 export const enum Hypercall { Print = 0, Exit = 1, Yield = 2 }
 const MAX_PRINT = 4096;
+
+/** RAX = 0 for success, -1 (all 64 bits set) for an unknown call or bad arguments. */
+function setStatus(vcpu: Vcpu, ok: boolean): void {
+  const r = vcpu.host.c.r;
+  r[Reg.RAX << 1] = ok ? 0 : -1;
+  r[(Reg.RAX << 1) + 1] = ok ? 0 : -1;
+}
 
 export const handleVmcall: ExitHandler = (vcpu) => {
   const call = vcpu.gpr(Reg.RAX);
@@ -19,7 +27,7 @@ export const handleVmcall: ExitHandler = (vcpu) => {
     case Hypercall.Print: {
       const length = Math.min(vcpu.gpr(Reg.RCX), MAX_PRINT);
       const bytes = vcpu.vm.read(vcpu.gpr(Reg.RBX), length);
-      vcpu.setGpr32(Reg.RAX, bytes === null ? -1 : 0);
+      setStatus(vcpu, bytes !== null);
       if (bytes !== null) vcpu.vm.console += String.fromCharCode(...bytes);
       return skip('vmcall:print');
     }
@@ -28,10 +36,10 @@ export const handleVmcall: ExitHandler = (vcpu) => {
       return stop('vmcall:exit', code === 0 ? { kind: 'passed', detail: 'exit 0' } : { kind: 'failed', detail: `exit ${code}` });
     }
     case Hypercall.Yield:
-      vcpu.setGpr32(Reg.RAX, 0);
+      setStatus(vcpu, true);
       return skip('vmcall:yield');
     default:
-      vcpu.setGpr32(Reg.RAX, -1);
+      setStatus(vcpu, false);
       return skip('vmcall:unknown');
   }
 };

@@ -3,16 +3,20 @@
  * HOST_RIP. At start it launches the first of the core's vCPUs; at each VM
  * exit it reads the exit, lets the handler of its reason decide
  * (exits/dispatch.ts), records it, carries the decision out and enters a
- * vCPU again — the same one while it can run, else the next runnable one
- * on this core, switching VMCS and general-purpose registers as KVM does on
- * a vCPU switch. With none left, the core halts with interrupts off.
+ * vCPU again — the one the scheduler picks (scheduler.ts: the same one
+ * while its turn lasts, else the next runnable one, else one parked in
+ * HLT), switching VMCS and general-purpose registers as KVM does on a vCPU
+ * switch. With none left, the core halts with interrupts off.
  */
 import { Activity } from '../../cpu/cpu.ts';
 import { IF } from '../../cpu/flags.ts';
 import { nativeHandlerAddress } from '../../vmx/transition/nativeHandlers.ts';
+import { guestInstruction } from '../disassemble.ts';
 import { dispatchExit } from '../exits/dispatch.ts';
+import { requeueInterruptedEvent } from '../exits/reinject.ts';
 import { traceEvent, type L1TraceEvent } from '../trace.ts';
 import type { Vcpu } from '../vcpu.ts';
+import { CoreScheduler } from './scheduler.ts';
 import type { HostCore } from './vmxOps.ts';
 
 /** HOST_RIP of every VMCS L1 writes, and the address a core starts L1 at. */
@@ -22,8 +26,10 @@ export const START_RIP = nativeHandlerAddress(1);
 export class CoreRunner {
   readonly vcpus: Vcpu[] = [];
   private current = -1;
+  private readonly scheduler: CoreScheduler;
 
   constructor(readonly host: HostCore, private readonly record: (e: L1TraceEvent) => void) {
+    this.scheduler = new CoreScheduler(host, this.vcpus);
     host.unit.registerNative(EXIT_HANDLER_RIP, () => this.onExit());
     host.unit.registerNative(START_RIP, () => this.runNext(-1));
   }
@@ -37,8 +43,9 @@ export class CoreRunner {
   private onExit(): void {
     const v = this.vcpus[this.current]!;
     const exit = v.readExit();
+    requeueInterruptedEvent(v, exit);
     const d = dispatchExit(v, exit);
-    this.record(traceEvent(this.host.c.icount, this.host.c.id, v.name, exit.reason, exit.qualification, exit.guestRip, d.handler, d.kind));
+    this.record(traceEvent(this.host.c.icount, this.host.c.id, v.name, exit.reason, exit.qualification, exit.guestRip, d.handler, d.kind, guestInstruction(v.vm, exit.guestRip)));
     if (d.kind === 'skip') v.skipInstruction(exit);
     if (d.kind === 'stop') {
       v.vm.outcome = d.outcome;
@@ -47,24 +54,27 @@ export class CoreRunner {
     this.runNext(this.current);
   }
 
-  /** Enters `from` again if it can run, else the next runnable vCPU after it; halts the core if there is none. */
+  /**
+   * Enters the vCPU the scheduler picks after `from` (scheduler.ts): the
+   * same one while its turn lasts, else the next runnable one, else one
+   * parked in HLT; halts the core when no vCPU is left.
+   */
   private runNext(from: number): void {
-    const n = this.vcpus.length;
-    for (let step = from < 0 ? 1 : 0; step <= n; step++) {
-      const k = ((from < 0 ? -1 : from) + step + n) % n;
-      const v = this.vcpus[k];
-      if (!v || v.stopped) continue;
-      if (k !== this.current) {
-        if (this.current >= 0) this.vcpus[this.current]!.saveGprs();
-        v.restoreGprs();
-        v.load();
-        this.current = k;
-      }
-      v.enter();
+    const now = this.scheduler.now();
+    const turn = this.scheduler.pickTurn(from, now);
+    if (!turn) {
+      const c = this.host.c;
+      c.eflags &= ~IF;
+      c.activity = Activity.Hlt;
       return;
     }
-    const c = this.host.c;
-    c.eflags &= ~IF;
-    c.activity = Activity.Hlt;
+    const v = this.vcpus[turn.index]!;
+    if (turn.index !== this.current) {
+      if (this.current >= 0) this.vcpus[this.current]!.saveGprs();
+      v.restoreGprs();
+      v.load();
+      this.current = turn.index;
+    }
+    this.scheduler.enterTurn(turn, now, EXIT_HANDLER_RIP);
   }
 }

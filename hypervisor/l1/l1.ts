@@ -14,10 +14,13 @@ import { VmxCore } from '../../vmx/unit/vmxCore.ts';
 import { HypervisorError } from '../hypervisorError.ts';
 import type { L1TraceEvent } from '../trace.ts';
 import { Vcpu } from '../vcpu.ts';
-import { GUEST_CODE, GUEST_STACK, Vm } from '../vm.ts';
+import { GUEST_CODE, Vm } from '../vm.ts';
 import { CoreRunner, EXIT_HANDLER_RIP } from './coreRunner.ts';
+import { enableHostApic } from './hostApic.ts';
 import { HostPages } from './hostPages.ts';
+import { vcpuStack } from './mpState.ts';
 import { enterRootMode } from './rootMode.ts';
+import { MpState } from './runState.ts';
 import type { HostCore } from './vmxOps.ts';
 
 const MiB = 1 << 20;
@@ -56,6 +59,7 @@ export class L1 {
     this.runners = this.machine.cpus.map((c) => {
       const host: HostCore = { c, unit: c.vmx as VmxCore };
       enterRootMode(host, this.pages, pageTables);
+      enableHostApic(host);
       return new CoreRunner(host, (e) => this.trace.push(e));
     });
   }
@@ -69,15 +73,31 @@ export class L1 {
 
   /**
    * A vCPU for `vm` running the 64-bit code `code` (placed at GUEST_CODE,
-   * stack at GUEST_STACK, identity paging), on the next core in turn.
+   * its own stack below GUEST_STACK, l1/mpState.ts; identity paging), on
+   * the next core in turn.
    */
   addLongModeVcpu(vm: Vm, code: Uint8Array): Vcpu {
     if (vm.vcpus.length === 0) vm.writeLongModePageTables();
     vm.write(GUEST_CODE, code);
+    return this.addVcpu(vm);
+  }
+
+  /**
+   * A vCPU for `vm` that waits for a SIPI from another of its vCPUs, as an
+   * application processor does after power-up (SDM Vol. 3A §9.4.2), to
+   * start as L1's SIPI convention says (l1/mpState.ts).
+   */
+  addApVcpu(vm: Vm): Vcpu {
+    const vcpu = this.addVcpu(vm);
+    vcpu.runState.mp = MpState.WaitForSipi;
+    return vcpu;
+  }
+
+  private addVcpu(vm: Vm): Vcpu {
     const runner = this.runners[this.nextCore]!;
     this.nextCore = (this.nextCore + 1) % this.runners.length;
     const vcpu = new Vcpu(vm, vm.vcpus.length, runner.host, this.pages, this.nextVpid++);
-    vcpu.setupLongMode(GUEST_CODE, GUEST_STACK, EXIT_HANDLER_RIP);
+    vcpu.setupLongMode(GUEST_CODE, vcpuStack(vcpu.index), EXIT_HANDLER_RIP);
     vm.vcpus.push(vcpu);
     runner.vcpus.push(vcpu);
     return vcpu;

@@ -218,7 +218,8 @@ export class VmxCore extends VmxState implements VmxUnit {
       return;
     }
     c.icount++;
-    if (!c.stopReason && !c.nonRoot && c.rip === at && !c.halted) {
+    // (An entry that ended at once in an exit back here, e.g. a failed entry, has its handler pending: vmxBoundary.)
+    if (!c.stopReason && !c.nonRoot && c.rip === at && !c.halted && !c.vmxBoundary) {
       c.stopReason = { kind: 'stop', why: `native handler at ${where} returned in root operation without entering a guest` };
     }
   }
