@@ -48,6 +48,8 @@ function msrGuest(): string {
     mov rbx, ${hex(value)}
     cmp rax, rbx
     jne ${fail(`RDMSR ${name} is not ${hex(value)}`)}`;
+  /** WRMSR of `value`, which RDMSR must then give back. */
+  const readsBack = (index: number, name: string, value: bigint): string => `${wrmsr(index, value)}${expectMsr(index, name, value)}`;
   /** WRMSR of `value` must raise #GP(0). */
   const refused = (index: number, name: string, value: bigint): string => `
     ${msrOperands(index, value)}
@@ -70,14 +72,10 @@ function msrGuest(): string {
     swapgs
     ${expectMsr(GS_BASE, 'IA32_GS_BASE after SWAPGS', 0x123456789000n)}
     swapgs
-    ${wrmsr(LSTAR, 0xffff800000001000n)}
-    ${expectMsr(LSTAR, 'IA32_LSTAR', 0xffff800000001000n)}
-    ${wrmsr(STAR, 0x0023001000000000n)}
-    ${expectMsr(STAR, 'IA32_STAR', 0x0023001000000000n)}
-    ${wrmsr(SYSENTER_EIP, 0x401000n)}
-    ${expectMsr(SYSENTER_EIP, 'IA32_SYSENTER_EIP', 0x401000n)}
-    ${wrmsr(TSC_AUX, 7n)}
-    ${expectMsr(TSC_AUX, 'IA32_TSC_AUX', 7n)}
+    ${readsBack(LSTAR, 'IA32_LSTAR', 0xffff800000001000n)}
+    ${readsBack(STAR, 'IA32_STAR', 0x0023001000000000n)}
+    ${readsBack(SYSENTER_EIP, 'IA32_SYSENTER_EIP', 0x401000n)}
+    ${readsBack(TSC_AUX, 'IA32_TSC_AUX', 7n)}
     rdtsc
     shl rdx, 32
     or rax, rdx
@@ -94,8 +92,7 @@ function msrGuest(): string {
     ${expectMsr(PAT, 'IA32_PAT', 0x0007040600070406n)}
     ${expectMsr(EFER, 'IA32_EFER', 0x500n)}
     ; Emulated writes, checked as WRMSR checks them.
-    ${wrmsr(PAT, 0x0000000600000006n)}
-    ${expectMsr(PAT, 'IA32_PAT after WRMSR', 0x0000000600000006n)}
+    ${readsBack(PAT, 'IA32_PAT after WRMSR', 0x0000000600000006n)}
     ${refused(PAT, 'IA32_PAT (memory type 2)', 0x0000000600000002n)}
     ${wrmsr(EFER, 0x901n)}
     ${expectMsr(EFER, 'IA32_EFER after setting SCE and NXE', 0xd01n)}
@@ -103,16 +100,13 @@ function msrGuest(): string {
     ${refused(EFER, 'IA32_EFER (reserved bit 1)', 0xd03n)}
     ${refused(FEATURE_CONTROL, 'IA32_FEATURE_CONTROL (locked)', 5n)}
     ${refused(MTRRCAP, 'IA32_MTRRCAP (read-only)', 0x400n)}
-    ${wrmsr(MTRR_DEF_TYPE, 0x806n)}
-    ${expectMsr(MTRR_DEF_TYPE, 'IA32_MTRR_DEF_TYPE after WRMSR', 0x806n)}
+    ${readsBack(MTRR_DEF_TYPE, 'IA32_MTRR_DEF_TYPE after WRMSR', 0x806n)}
     ${refused(MTRR_DEF_TYPE, 'IA32_MTRR_DEF_TYPE (FE without fixed ranges)', 0xc06n)}
     ${refused(MTRR_DEF_TYPE, 'IA32_MTRR_DEF_TYPE (type 2)', 0x802n)}
-    ${wrmsr(MISC_ENABLE, 0x1800n)}
-    ${expectMsr(MISC_ENABLE, 'IA32_MISC_ENABLE after clearing fast strings', 0x1800n)}
+    ${readsBack(MISC_ENABLE, 'IA32_MISC_ENABLE after clearing fast strings', 0x1800n)}
     ${refused(MISC_ENABLE, 'IA32_MISC_ENABLE (PEBS-unavailable cleared)', 0x800n)}
     ${refused(APIC_BASE, 'IA32_APIC_BASE (reserved bit 0)', 0xfee00901n)}
-    ${wrmsr(APIC_BASE, 0xfee00d00n)}
-    ${expectMsr(APIC_BASE, 'IA32_APIC_BASE in x2APIC mode', 0xfee00d00n)}
+    ${readsBack(APIC_BASE, 'IA32_APIC_BASE in x2APIC mode', 0xfee00d00n)}
     ${refused(APIC_BASE, 'IA32_APIC_BASE (x2APIC back to xAPIC)', 0xfee00900n)}
     ; Not L1's: #GP(0).
     mov ecx, 0x480

@@ -16,20 +16,13 @@
  * current count is computed from the TSC when read.
  */
 import { timerModeOf } from '../../cpu/devices/apic/apicTimer.ts';
-import { DIVIDE_WRITABLE, divisorOf, LVT_MASKED, TimerMode } from '../../cpu/devices/apic/registers.ts';
-
-const TWO32 = 2 ** 32;
+import { LVT_MASKED, TimerMode } from '../../cpu/devices/apic/registers.ts';
+import { TimerCount } from '../../cpu/devices/apic/timerCount.ts';
+import { TWO32 } from '../../cpu/registers.ts';
 
 export class LapicTimer {
-  /** Initial-count register. */
-  initial = 0;
-  /** Divide configuration register (bits 0, 1, 3). */
-  divideConfig = 0;
-  private divisor = divisorOf(0);
-  /** Counting (one-shot or periodic) since TSC phaseStart, when the count was phaseCount. */
-  private counting = false;
-  private phaseStart = 0;
-  private phaseCount = 0;
+  /** One-shot and periodic counting, in TSC ticks. */
+  private readonly count = new TimerCount();
   /** IA32_TSC_DEADLINE (armed while non-zero in TSC-deadline mode); a deadline of 2^53 or more never comes. */
   private deadline = 0;
 
@@ -40,37 +33,29 @@ export class LapicTimer {
     return timerModeOf(this.lvt());
   }
 
+  /** Initial-count register. */
+  get initial(): number {
+    return this.count.initial;
+  }
+
+  /** Divide configuration register. */
+  get divideConfig(): number {
+    return this.count.divideConfig;
+  }
+
   /** Current-count register at TSC `now`: 0 in TSC-deadline mode and once a one-shot count has run out. */
   currentCount(now: number): number {
-    if (!this.counting || this.mode === TimerMode.TscDeadline) return 0;
-    const elapsed = Math.floor((now - this.phaseStart) / this.divisor);
-    if (elapsed < this.phaseCount) return this.phaseCount - elapsed;
-    if (this.mode === TimerMode.OneShot) return 0;
-    return this.initial - ((elapsed - this.phaseCount) % this.initial);
+    return this.count.current(now, this.mode);
   }
 
   /** Initial-count write: (re)starts counting, 0 stops the timer; ignored in TSC-deadline mode (§11.5.4.1). */
   writeInitial(v: number, now: number): void {
-    if (this.mode === TimerMode.TscDeadline) return;
-    this.initial = v >>> 0;
-    this.counting = this.initial !== 0;
-    this.phaseStart = now;
-    this.phaseCount = this.initial;
+    if (this.mode !== TimerMode.TscDeadline) this.count.writeInitial(v, now);
   }
 
-  /**
-   * Divide-configuration write: the count reached so far goes on at the new
-   * rate (the SDM leaves a change in mid-count unspecified; the machine's
-   * APIC timer does the same, a partly elapsed input period is dropped).
-   */
+  /** Divide-configuration write: the count reached so far goes on at the new rate (timerCount.ts). */
   writeDivide(v: number, now: number): void {
-    const current = this.currentCount(now);
-    this.divideConfig = v & DIVIDE_WRITABLE;
-    this.divisor = divisorOf(this.divideConfig);
-    if (!this.counting) return;
-    this.counting = current !== 0;
-    this.phaseStart = now;
-    this.phaseCount = current;
+    this.count.writeDivide(v, now, this.mode);
   }
 
   /** The LVT timer register changed from `old`: a change of mode disarms the timer (§11.5.4.1). */
@@ -90,14 +75,12 @@ export class LapicTimer {
 
   /** Back to the reset state (INIT, §11.4.7.3). */
   reset(): void {
-    this.divideConfig = 0;
-    this.divisor = divisorOf(0);
+    this.count.reset();
     this.disarm();
   }
 
   private disarm(): void {
-    this.initial = 0;
-    this.counting = false;
+    this.count.stop();
     this.deadline = 0;
   }
 
@@ -105,7 +88,7 @@ export class LapicTimer {
   nextExpiry(): number {
     if ((this.lvt() & LVT_MASKED) !== 0) return Infinity;
     if (this.mode === TimerMode.TscDeadline) return this.deadline === 0 ? Infinity : this.deadline;
-    return this.counting ? this.phaseStart + this.phaseCount * this.divisor : Infinity;
+    return this.count.due;
   }
 
   /**
@@ -123,16 +106,8 @@ export class LapicTimer {
       this.deadline = 0;
       return !masked;
     }
-    if (!this.counting) return false;
-    const due = this.phaseStart + this.phaseCount * this.divisor;
-    if (now < due) return false;
-    if (this.mode === TimerMode.OneShot) {
-      this.counting = false;
-    } else {
-      const period = this.initial * this.divisor;
-      this.phaseStart = due + Math.floor((now - due) / period) * period;
-      this.phaseCount = this.initial;
-    }
+    if (now < this.count.due) return false;
+    this.count.expire(now, this.mode);
     return !masked;
   }
 }

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { BENCH_LOOPS, prepareLoop } from './loops.ts';
 import { eptLoopLines } from './eptLoop.ts';
 import { smpSeconds } from './smp.ts';
+import { L1_LOOPS, l1ExitsPerSecond, suiteInstructionsPerExit } from './l1Exits.ts';
 import { ROUND_TRIP_KINDS, roundTripsPerSecond } from './vmxRoundTrips.ts';
 
 const RUNS = 5;
@@ -64,4 +65,14 @@ for (const kind of ROUND_TRIP_KINDS) {
   const alu = mips.get('ALU loop');
   const cost = alu ? ` = ${(alu * 1e6 / perSecond).toFixed(0)} guest-instruction times each` : '';
   console.log(`${kind.toUpperCase()} round trip: ${(perSecond / 1000).toFixed(0)}k per second${cost}`);
+}
+
+// L1's exits (issue 6): the whole handler path per exit, and the suite's instructions per exit.
+if (!only.length || only.some((o) => 'l1'.includes(o.toLowerCase()))) {
+  for (const name of L1_LOOPS) {
+    const rates: number[] = [];
+    for (let r = 0; r < RUNS; r++) rates.push(await l1ExitsPerSecond(name, 2_000_000));
+    console.log(`L1 ${name} exits: ${(median(rates) / 1000).toFixed(0)}k handled per second`);
+  }
+  console.log(`L1 suite: ${(await suiteInstructionsPerExit()).toFixed(0)} retired instructions per exit`);
 }

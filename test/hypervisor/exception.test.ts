@@ -21,6 +21,7 @@ import type { ExitEvent, Vcpu } from '../../hypervisor/vcpu.ts';
 import { GUEST_CODE } from '../../hypervisor/vm.ts';
 import { ExitReason } from '../../vmx/exitReason.ts';
 import { asm } from '../support/asm.ts';
+import { exitZeroElseBad } from '../support/l1Guests.ts';
 
 const exceptionExits = (l1: L1) =>
   l1.trace.filter((e) => e.reason === ExitReason.ExceptionOrNmi).map((e) => [e.qualification, e.handler, e.decision]);
@@ -28,13 +29,7 @@ const exceptionExits = (l1: L1) =>
 /** Exit with code 0 if the last attempt raised `vector` with `errorCode`, else 99. */
 const reportFault = (vector: number, errorCode: number): string => `
     ${expectFault('bad', vector, errorCode)}
-    mov eax, 1
-    xor ebx, ebx
-    vmcall
-  bad:
-    mov eax, 1
-    mov ebx, 99
-    vmcall`;
+    ${exitZeroElseBad}`;
 
 describe('reflecting intercepted #UD and #BP (SDM Vol. 3C §32.7.1.1)', () => {
   it.each([

@@ -8,21 +8,18 @@
 import { describe, expect, it } from 'vitest';
 import msrGuest from '../../guests/l2/msr.ts';
 import { attempt, catchSetup, catchTables } from '../../guests/l2/faults.ts';
-import { L1 } from '../../hypervisor/l1/l1.ts';
+import type { L1 } from '../../hypervisor/l1/l1.ts';
 import { vmreadField, vmreadNumber } from '../../hypervisor/l1/vmxOps.ts';
 import type { Vcpu } from '../../hypervisor/vcpu.ts';
-import { GUEST_CODE } from '../../hypervisor/vm.ts';
 import { ExitReason } from '../../vmx/exitReason.ts';
-import { asm } from '../support/asm.ts';
+import { exitZeroElseBad, runVms } from '../support/l1Guests.ts';
 
 const RDMSR = ExitReason.Rdmsr, WRMSR = ExitReason.Wrmsr;
 
-async function runGuest(source: string, vms = 1, cpus = 1): Promise<{ l1: L1; vcpus: Vcpu[] }> {
-  const l1 = new L1({ cpus });
-  const code = await asm(source, 64, GUEST_CODE);
-  const vcpus = Array.from({ length: vms }, (_, k) => l1.addLongModeVcpu(l1.createVm(`vm${k}`), code));
-  l1.run(2_000_000);
-  return { l1, vcpus };
+/** Runs `source` as the one vCPU of a VM. */
+async function runGuest(source: string): Promise<{ l1: L1; vcpu: Vcpu }> {
+  const { l1, vms } = await runVms([{ name: 'vm0', source }]);
+  return { l1, vcpu: vms[0]!.vcpus[0]! };
 }
 
 /** The MSR exits of the trace: [reason, handler, decision]. */
@@ -38,8 +35,7 @@ describe('MSR bitmaps (SDM Vol. 3C §25.6.9)', () => {
   }
 
   it('lets FS/GS base, SYSENTER, KERNEL_GS_BASE, the SYSCALL MSRs and TSC_AUX through, TSC reads only, and exits on the rest', async () => {
-    const { l1, vcpus } = await runGuest('hlt');
-    const v = vcpus[0]!;
+    const { l1, vcpu: v } = await runGuest('hlt');
     const through = [0xc0000100, 0xc0000101, 0x174, 0x175, 0x176, 0xc0000102, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000103];
     for (const index of through) expect([bitmapBit(l1, v, index, false), bitmapBit(l1, v, index, true)], index.toString(16)).toEqual([0, 0]);
     expect([bitmapBit(l1, v, 0x10, false), bitmapBit(l1, v, 0x10, true)]).toEqual([0, 1]);
@@ -49,8 +45,8 @@ describe('MSR bitmaps (SDM Vol. 3C §25.6.9)', () => {
   });
 
   it('points the VM-exit MSR-store and VM-entry MSR-load areas at one list of the switched MSRs, values 0 (§25.7.2, §25.8.2)', async () => {
-    const { l1, vcpus } = await runGuest('hlt');
-    const h = vcpus[0]!.host;
+    const { l1, vcpu } = await runGuest('hlt');
+    const h = vcpu.host;
     const area = Number(vmreadField(h, 'vmExitMsrStoreAddress'));
     expect(Number(vmreadField(h, 'vmEntryMsrLoadAddress'))).toBe(area);
     expect(vmreadNumber(h, 'vmExitMsrStoreCount')).toBe(6);
@@ -62,9 +58,9 @@ describe('MSR bitmaps (SDM Vol. 3C §25.6.9)', () => {
 
 describe('RDMSR/WRMSR exits (reasons 31, 32; SDM Vol. 3C §26.1.3)', () => {
   it('the msr guest passes: pass-through MSRs take no exit, emulated ones exit in the guest\'s order, refused ones inject #GP(0)', async () => {
-    const { l1, vcpus } = await runGuest(msrGuest.source);
-    expect(vcpus[0]!.vm.outcome).toEqual({ kind: 'passed', detail: 'ucall done' });
-    expect(vcpus[0]!.vm.console).toBe('pass-through, emulated and unknown MSRs behave\n');
+    const { l1, vcpu } = await runGuest(msrGuest.source);
+    expect(vcpu.vm.outcome).toEqual({ kind: 'passed', detail: 'ucall done' });
+    expect(vcpu.vm.console).toBe('pass-through, emulated and unknown MSRs behave\n');
     const r = (name: string) => [RDMSR, `rdmsr:${name}`, 'skip'];
     const w = (name: string) => [WRMSR, `wrmsr:${name}`, 'skip'];
     const gp = (reason: number, name: string) => [reason, `${reason === RDMSR ? 'rdmsr' : 'wrmsr'}:${name}#GP`, 'resume'];
@@ -82,14 +78,14 @@ describe('RDMSR/WRMSR exits (reasons 31, 32; SDM Vol. 3C §26.1.3)', () => {
   });
 
   it('keeps the guest PAT and EFER in the guest-state fields, which VM exits save (§28.3.1)', async () => {
-    const { vcpus } = await runGuest(msrGuest.source);
-    const h = vcpus[0]!.host;
+    const { vcpu } = await runGuest(msrGuest.source);
+    const h = vcpu.host;
     expect(vmreadField(h, 'guestIa32Pat')).toBe(0x0000000600000006n);
     expect(vmreadField(h, 'guestIa32Efer')).toBe(0xd01n); // SCE | LME | LMA | NXE
   });
 
   it('an unknown MSR gets #GP(0) as a fault: vector 13, error code 0, pushed RIP = the RDMSR (§25.8.3, §27.6.1)', async () => {
-    const { l1, vcpus } = await runGuest(`
+    const { l1, vcpu } = await runGuest(`
     ${catchSetup([13])}
     mov ecx, 0x480
     ${attempt('after', 'rdmsr')}
@@ -101,16 +97,10 @@ describe('RDMSR/WRMSR exits (reasons 31, 32; SDM Vol. 3C §26.1.3)', () => {
     jne bad
     cmp r13, rax
     jne bad
-    mov eax, 1
-    xor ebx, ebx
-    vmcall
-  bad:
-    mov eax, 1
-    mov ebx, 99
-    vmcall
+    ${exitZeroElseBad}
     ${catchTables([13])}`);
     expect(msrExits(l1)).toEqual([[RDMSR, 'rdmsr:#GP', 'resume']]);
-    expect(vcpus[0]!.vm.outcome).toEqual({ kind: 'passed', detail: 'exit 0' });
+    expect(vcpu.vm.outcome).toEqual({ kind: 'passed', detail: 'exit 0' });
   });
 });
 
@@ -135,20 +125,10 @@ describe('the MSR list switches MSRs per vCPU (§27.4, §28.4)', () => {
     rdmsr
     cmp eax, ${value}
     jne bad
-    mov eax, 1
-    xor ebx, ebx
-    vmcall
-  bad:
-    mov eax, 1
-    mov ebx, 99
-    vmcall`;
+    ${exitZeroElseBad}`;
 
   it('two VMs on one core, each with its own LSTAR and KERNEL_GS_BASE, both keep their values', async () => {
-    const l1 = new L1({ cpus: 1 });
-    const a = l1.createVm('a'), b = l1.createVm('b');
-    l1.addLongModeVcpu(a, await asm(keeper(0x1000), 64, GUEST_CODE));
-    l1.addLongModeVcpu(b, await asm(keeper(0x2000), 64, GUEST_CODE));
-    l1.run(5_000_000);
+    const { l1, vms: [a, b] } = await runVms([{ name: 'a', source: keeper(0x1000) }, { name: 'b', source: keeper(0x2000) }], { maxInstructions: 5_000_000 });
     expect(a.outcome).toEqual({ kind: 'passed', detail: 'exit 0' });
     expect(b.outcome).toEqual({ kind: 'passed', detail: 'exit 0' });
     // Both ran on core 0 and their turns interleaved: b's first exit comes before a's last.

@@ -10,7 +10,7 @@
  */
 import { describe, expect, it } from 'vitest';
 // First: it loads the machine, whose modules must come before cpu/exec/msr.ts, which L1's modules import.
-import { readQword, runVms } from '../support/l1Guests.ts';
+import { readQword, runVms, type TestVm } from '../support/l1Guests.ts';
 import { ApicReg, DeliveryMode, ICR_ASSERT } from '../../cpu/devices/apic/registers.ts';
 import { localApicOf } from '../../cpu/devices/apic/registry.ts';
 import { apicMsr, DATA_BASE, descriptorTables, enableX2apic, loadDescriptorTables, setGate } from '../../guests/l2/apicAsm.ts';
@@ -28,12 +28,14 @@ const ap = { name: 'smp', source: smpIpi.source, vcpus: 2, waitForSipi: true };
 /** ICR = `lo` to x2APIC ID 1. */
 const toVcpu1 = (lo: number): string => `mov ecx, ${apicMsr(ApicReg.ICR_LO)}\nmov eax, 0x${lo.toString(16)}\nmov edx, 1\nwrmsr`;
 const INIT = ICR_ASSERT | (DeliveryMode.Init << 8), SIPI = ICR_ASSERT | (DeliveryMode.StartUp << 8) | (AP_ENTRY >> 12);
+const NMI = ICR_ASSERT | (DeliveryMode.Nmi << 8);
 
-/** vCPU 0 starts vCPU 1 at AP_ENTRY, where `apCode` runs, then runs `bspCode`. */
-const startAp = (bspCode: string, apCode: string): string => `
+/** vCPU 0 runs `bspSetup`, starts vCPU 1 at AP_ENTRY, where `apCode` runs, then runs `bspCode`. */
+const startAp = (bspCode: string, apCode: string, bspSetup = ''): string => `
     ${loadDescriptorTables()}
     ${enableX2apic()}
     mov ebp, ${DATA_BASE}
+    ${bspSetup}
     ${toVcpu1(INIT)}
     ${toVcpu1(SIPI)}
     ${bspCode}
@@ -44,6 +46,14 @@ const startAp = (bspCode: string, apCode: string): string => `
 
 /** Spins until the byte at DATA_BASE + `offset` is set. */
 const waitFlag = (offset: number, label: string): string => `${label}:\npause\ncmp byte ptr [rbp + ${offset}], 0\nje ${label}`;
+
+/** `vm` passes on one core (its vCPUs take turns) and on two. */
+async function passesOnOneAndTwoCores(vm: TestVm): Promise<void> {
+  for (const cpus of [1, 2]) {
+    const { vms } = await runVms([vm], { cpus });
+    expect(vms[0]!.outcome, `${cpus} core(s)`).toEqual(passed);
+  }
+}
 
 describe('INIT and SIPI (kvm_apic_accept_events)', () => {
   it('a SIPI starts a vCPU waiting for one; one to a started vCPU is dropped (§11.4.4.1); INIT resets the APIC and waits again', async () => {
@@ -109,22 +119,24 @@ describe('smp-ipi: INIT-SIPI-SIPI, then a fixed IPI from vCPU 0 to vCPU 1', () =
   });
 
   it('with both vCPUs started at the first instruction (the suite\'s way), vCPU 1 parks in CLI; HLT and INIT ends that', async () => {
-    for (const cpus of [1, 2]) {
-      const { vms } = await runVms([{ name: 'smp', source: smpIpi.source, vcpus: 2 }], { cpus });
-      expect(vms[0]!.outcome, `${cpus} core(s)`).toEqual(passed);
-    }
+    await passesOnOneAndTwoCores({ name: 'smp', source: smpIpi.source, vcpus: 2 });
   });
 });
 
 describe('NMI IPIs and halts no other vCPU can end', () => {
-  it('an NMI IPI (delivery mode 4) wakes a vCPU halted with IF = 0 into its NMI handler (vector 2)', async () => {
-    const source = startAp(`
+  /**
+   * vCPU 0 starts vCPU 1, which halts with IF = 0, sends it an NMI, and
+   * runs `afterNmi` once the NMI handler (vector 2) has set flag 2 and
+   * before it runs `handlerRest` and IRETQ.
+   */
+  const nmiToHaltedAp = (afterNmi: string, handlerRest = ''): string => startAp(`
     ${waitFlag(1, 'wait_ap')}
-    ${toVcpu1(ICR_ASSERT | (DeliveryMode.Nmi << 8))}
+    ${toVcpu1(NMI)}
     ${waitFlag(2, 'wait_nmi')}
-    ${done()}
+    ${afterNmi}
   nmi:
     mov byte ptr [rbp + 2], 1
+    ${handlerRest}
     iretq`, `
     ${loadDescriptorTables()}
     mov ebp, ${DATA_BASE}
@@ -132,19 +144,15 @@ describe('NMI IPIs and halts no other vCPU can end', () => {
     cli
   idle:
     hlt                            ; the NMI handler returns after it
-    jmp idle`).replace(`${toVcpu1(INIT)}`, `${setGate(2, 'nmi')}\n${toVcpu1(INIT)}`);
-    for (const cpus of [1, 2]) {
-      const { vms } = await runVms([{ name: 'nmi', source, vcpus: 2, waitForSipi: true }], { cpus });
-      expect(vms[0]!.outcome, `${cpus} core(s)`).toEqual(passed);
-    }
+    jmp idle`, setGate(2, 'nmi'));
+
+  it('an NMI IPI (delivery mode 4) wakes a vCPU halted with IF = 0 into its NMI handler (vector 2)', async () => {
+    await passesOnOneAndTwoCores({ name: 'nmi', source: nmiToHaltedAp(done()), vcpus: 2, waitForSipi: true });
   });
 
   it('a second NMI does not wake a vCPU halted in its NMI handler: NMIs stay blocked until IRET (§6.7.1)', async () => {
-    const source = startAp(`
-    ${waitFlag(1, 'wait_ap')}
-    ${toVcpu1(ICR_ASSERT | (DeliveryMode.Nmi << 8))}
-    ${waitFlag(2, 'wait_first')}
-    ${toVcpu1(ICR_ASSERT | (DeliveryMode.Nmi << 8))}
+    const source = nmiToHaltedAp(`
+    ${toVcpu1(NMI)}
     mov esi, 20000
   linger:
     dec esi
@@ -152,23 +160,10 @@ describe('NMI IPIs and halts no other vCPU can end', () => {
     cmp byte ptr [rbp + 3], 0
     jne woken
     ${done()}
-    ${failure('woken', 'an NMI woke a HLT inside the NMI handler')}
-  nmi:
-    mov byte ptr [rbp + 2], 1
+    ${failure('woken', 'an NMI woke a HLT inside the NMI handler')}`, `
     hlt
-    mov byte ptr [rbp + 3], 1
-    iretq`, `
-    ${loadDescriptorTables()}
-    mov ebp, ${DATA_BASE}
-    mov byte ptr [rbp + 1], 1
-    cli
-  idle:
-    hlt
-    jmp idle`).replace(`${toVcpu1(INIT)}`, `${setGate(2, 'nmi')}\n${toVcpu1(INIT)}`);
-    for (const cpus of [1, 2]) {
-      const { vms } = await runVms([{ name: 'nmi2', source, vcpus: 2, waitForSipi: true }], { cpus });
-      expect(vms[0]!.outcome, `${cpus} core(s)`).toEqual(passed);
-    }
+    mov byte ptr [rbp + 3], 1`);
+    await passesOnOneAndTwoCores({ name: 'nmi2', source, vcpus: 2, waitForSipi: true });
   });
 
   it('the VM stops at the HLT after which no vCPU can run: vCPU 1\'s CLI; HLT does not stop it, vCPU 0\'s then does', async () => {

@@ -44,3 +44,17 @@ export function readQword(vm: Vm, gpa: number): bigint {
   const b = vm.read(gpa, 8)!;
   return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
 }
+
+/**
+ * Guest assembly that ends the VM through the exit hypercall (EAX = 1,
+ * RBX = code; hypervisor/exits/vmcall.ts): code 0, so that the VM passes,
+ * and at label `bad` code 99.
+ */
+export const exitZeroElseBad = `
+    mov eax, 1
+    xor ebx, ebx
+    vmcall
+  bad:
+    mov eax, 1
+    mov ebx, 99
+    vmcall`;

@@ -17,7 +17,8 @@ import type { Cpu } from '../../cpu.ts';
 import type { TimerHandle } from '../../time/timerQueue.ts';
 import { TSC_TICKS_PER_INSTRUCTION } from '../../tsc.ts';
 import { TWO32 } from '../../registers.ts';
-import { DIVIDE_WRITABLE, divisorOf, LVT_MASKED, LVT_TIMER_MODE_SHIFT, TimerMode } from './registers.ts';
+import { LVT_MASKED, LVT_TIMER_MODE_SHIFT, TimerMode } from './registers.ts';
+import { TimerCount } from './timerCount.ts';
 
 /** What the timer needs from its local APIC. */
 export interface TimerHost {
@@ -35,15 +36,8 @@ export function timerModeOf(lvt: number): TimerMode {
 }
 
 export class ApicTimer {
-  /** Initial-count register. */
-  initial = 0;
-  /** Divide configuration register (bits 0, 1, 3). */
-  divideConfig = 0;
-  private divisor = divisorOf(0);
-  /** Counting (one-shot or periodic) since phaseStart, when the count was phaseCount. */
-  private counting = false;
-  private phaseStart = 0;
-  private phaseCount = 0;
+  /** One-shot and periodic counting, in clock ticks. */
+  private readonly count = new TimerCount();
   /** IA32_TSC_DEADLINE as written (armed while non-zero in TSC-deadline mode). */
   private deadlineLo = 0;
   private deadlineHi = 0;
@@ -59,42 +53,31 @@ export class ApicTimer {
     return (this.host.lvtTimer & LVT_MASKED) !== 0;
   }
 
+  /** Initial-count register. */
+  get initial(): number {
+    return this.count.initial;
+  }
+
+  /** Divide configuration register. */
+  get divideConfig(): number {
+    return this.count.divideConfig;
+  }
+
   /** Current-count register: reads 0 in TSC-deadline mode and once a one-shot count has expired. */
   currentCount(): number {
-    if (!this.counting || this.mode === TimerMode.TscDeadline) return 0;
-    const e = Math.floor((this.host.cpu.clock - this.phaseStart) / this.divisor);
-    if (e < this.phaseCount) return this.phaseCount - e;
-    if (this.mode === TimerMode.OneShot) return 0;
-    return this.initial - ((e - this.phaseCount) % this.initial);
+    return this.count.current(this.host.cpu.clock, this.mode);
   }
 
   /** A write to the initial-count register (re)starts counting; 0 stops the timer; ignored in TSC-deadline mode. */
   writeInitial(v: number): void {
     if (this.mode === TimerMode.TscDeadline) return;
-    this.initial = v >>> 0;
-    this.counting = this.initial !== 0;
-    this.phaseStart = this.host.cpu.clock;
-    this.phaseCount = this.initial;
+    this.count.writeInitial(v, this.host.cpu.clock);
     this.schedule();
   }
 
-  /**
-   * A new divide configuration applies from now: the count reached so far
-   * carries on at the new rate (the SDM leaves a mid-count change
-   * unspecified; a partly elapsed input period is dropped).
-   */
+  /** A new divide configuration applies from now (timerCount.ts). */
   writeDivide(v: number): void {
-    const current = this.currentCount();
-    this.divideConfig = v & DIVIDE_WRITABLE;
-    this.divisor = divisorOf(this.divideConfig);
-    if (!this.counting) return;
-    if (current === 0) {
-      this.counting = false; // an expired one-shot
-    } else {
-      this.phaseStart = this.host.cpu.clock;
-      this.phaseCount = current;
-    }
-    this.schedule();
+    if (this.count.writeDivide(v, this.host.cpu.clock, this.mode)) this.schedule();
   }
 
   /** The LVT timer register changed from `old`: a mode change disarms the timer (§11.5.4.1); a mask change reschedules. */
@@ -132,14 +115,12 @@ export class ApicTimer {
 
   /** Back to the reset state (INIT, APIC disable). */
   reset(): void {
-    this.divideConfig = 0;
-    this.divisor = divisorOf(0);
+    this.count.reset();
     this.disarm();
   }
 
   private disarm(): void {
-    this.initial = 0;
-    this.counting = false;
+    this.count.stop();
     this.deadlineLo = this.deadlineHi = 0;
     this.cancel();
   }
@@ -175,13 +156,9 @@ export class ApicTimer {
         return;
       }
     } else {
-      if (!this.counting) return;
-      due = this.phaseStart + this.phaseCount * this.divisor;
-      if (due <= now) {
-        if (this.mode === TimerMode.OneShot) return; // expired while masked: that interrupt is lost
-        const period = this.initial * this.divisor;
-        due += (Math.floor((now - due) / period) + 1) * period;
-      }
+      // An expiry while masked is lost: a one-shot count that ran out then has none left.
+      due = this.count.expiryAfter(now, this.mode);
+      if (due === Infinity) return;
     }
     this.handle = this.host.cpu.timers.schedule(due, () => this.expire(due));
     boundRun(this.host.cpu, due);
@@ -189,24 +166,17 @@ export class ApicTimer {
 
   private expire(due: number): void {
     this.handle = null;
-    switch (this.mode) {
-      case TimerMode.TscDeadline:
-        if (!this.deadlinePassed()) break;
-        this.deadlineLo = this.deadlineHi = 0; // it disarms itself and clears the MSR
-        this.host.timerExpired();
-        return;
-      case TimerMode.Periodic:
-        // Reload: the next period starts exactly at this expiry, so periods never drift.
-        this.phaseStart = due;
-        this.phaseCount = this.initial;
-        this.host.timerExpired();
-        break;
-      default:
-        this.counting = false;
-        this.host.timerExpired();
-        return;
+    const mode = this.mode;
+    if (mode !== TimerMode.TscDeadline) {
+      this.count.expire(due, mode); // a one-shot count stops; a periodic one reloads at exactly this expiry
+      this.host.timerExpired();
+      if (mode === TimerMode.Periodic) this.schedule();
+    } else if (this.deadlinePassed()) {
+      this.deadlineLo = this.deadlineHi = 0; // it disarms itself and clears the MSR
+      this.host.timerExpired();
+    } else {
+      this.schedule();
     }
-    this.schedule();
   }
 }
 
