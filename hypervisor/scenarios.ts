@@ -69,8 +69,10 @@ export interface Verdict {
 }
 
 export function judge(expect: Expectation, outcome: VmOutcome): Verdict {
-  if (outcome.kind === 'running') return { asExpected: false, why: 'still running when the machine stopped' };
-  const wanted = expect.kind === 'passed' ? 'passed' : `${expect.kind} with "${expect.detail}"`;
+  if (outcome.kind === 'running') {
+    return { asExpected: expect.kind === 'running', why: `still running when the machine stopped${expect.kind === 'running' ? ', as expected' : ''}` };
+  }
+  const wanted = expect.kind === 'passed' ? 'passed' : expect.kind === 'running' ? 'still running' : `${expect.kind} with "${expect.detail}"`;
   const asExpected = outcome.kind === expect.kind && (expect.kind === 'passed' || outcome.detail.includes(expect.detail));
   if (!asExpected) return { asExpected, why: `${outcome.kind} (${outcome.detail}), expected ${wanted}` };
   return { asExpected, why: expect.kind === 'passed' ? `passed (${outcome.detail})` : `${outcome.kind} as expected (${outcome.detail})` };

@@ -30,15 +30,19 @@ export const TRACE_KEYS = [
   'icount', 'core', 'vcpu', 'from', 'to', 'reason', 'reasonName', 'qualification', 'guestRip', 'insn', 'handler', 'decision',
 ] as const satisfies readonly (keyof L1TraceEvent)[];
 
-const hex64 = (v: bigint): string => BigInt.asUintN(64, v).toString(16).padStart(16, '0');
+const ZEROS = '00000000';
+/** 8 hex digits; 0, the high half of most values, without formatting. */
+const hex32 = (v: number): string => (v === 0 ? ZEROS : (v >>> 0).toString(16).padStart(8, '0'));
+/** 16 hex digits of the 64-bit value hi:lo (halves, as VMREAD leaves them: no BigInt on the exit path). */
+const hex64 = (lo: number, hi: number): string => hex32(hi) + hex32(lo);
 
 export function traceEvent(
-  icount: number, core: number, vcpu: string, reason: number, qualification: bigint, guestRip: bigint,
+  icount: number, core: number, vcpu: string, reason: number, qualLo: number, qualHi: number, ripLo: number, ripHi: number,
   handler: string, decision: L1TraceEvent['decision'], insn: string,
 ): L1TraceEvent {
   return {
     icount, core, vcpu, from: 'L2', to: 'L1', reason: reason >>> 0, reasonName: exitReasonName(reason & 0xffff),
-    qualification: hex64(qualification), guestRip: hex64(guestRip), insn, handler, decision,
+    qualification: hex64(qualLo, qualHi), guestRip: hex64(ripLo, ripHi), insn, handler, decision,
   };
 }
 

@@ -22,8 +22,9 @@
  *   CR0/CR4     guest/host masks own CR0.NE/CD/NW and CR4.VMXE (exits/cr.ts).
  */
 import { readMsr } from '../cpu/exec/msr.ts';
-import type { Reg } from '../cpu/registers.ts';
+import { hiOf, loOf, type Reg, toBigInt, TWO32 } from '../cpu/registers.ts';
 import { exitReasonName } from '../vmx/exitReason.ts';
+import { controlMask } from '../vmx/model/controls.ts';
 import { vmEntry } from '../vmx/transition/vmEntry.ts';
 import { chooseControls } from './controls.ts';
 import { CR0_HOST_OWNED } from './exits/cr.ts';
@@ -34,7 +35,7 @@ import { HypervisorError } from './hypervisorError.ts';
 import { VirtualLapic } from './lapic/virtualLapic.ts';
 import type { HostPages } from './l1/hostPages.ts';
 import { RunState } from './l1/runState.ts';
-import { doVmclear, doVmptrld, type HostCore, vmreadField, vmreadNumber, vmwriteField, type FieldName } from './l1/vmxOps.ts';
+import { doVmclear, doVmptrld, type HostCore, vmreadNumber, vmwriteField, vmwriteHalves, type FieldName } from './l1/vmxOps.ts';
 import { GUEST_PAGE_TABLES, type Vm } from './vm.ts';
 
 const CR4_VMXE = 1 << 13, CR4_PAE = 1 << 5;
@@ -44,8 +45,8 @@ const GUEST_CR0 = (CR0_PE | CR0_ET | CR0_NE | CR0_PG) >>> 0;
 const IA32_PAT = 0x277, PAT_RESET = 0x0007040600070406n;
 const EFER_LME = 0x100, EFER_LMA = 0x400;
 const BLOCKING_BY_STI_OR_MOV_SS = 0x3;
-/** Guest segment access rights (§25.4.1): 64-bit code, read/write data, busy TSS, unusable. */
-const AR_CODE64 = 0xa09b, AR_DATA = 0xc093, AR_TSS = 0x8b, AR_UNUSABLE = 0x10000;
+/** Guest segment access rights (§25.4.1): 64-bit code, 32-bit code, read/write data, busy TSS, unusable. */
+const AR_CODE64 = 0xa09b, AR_CODE32 = 0xc09b, AR_DATA = 0xc093, AR_TSS = 0x8b, AR_UNUSABLE = 0x10000;
 
 /** One exit as L1 reads it with VMREAD. */
 export interface ExitEvent {
@@ -54,6 +55,26 @@ export interface ExitEvent {
   readonly qualification: bigint;
   readonly guestRip: bigint;
   readonly instructionLength: number;
+}
+
+/**
+ * The exit as Vcpu.readExit reads it: its 64-bit fields as 32-bit halves,
+ * so that the exit path (trace, RIP advance) needs no BigInt; a handler
+ * that wants one of them whole gets a bigint.
+ */
+export class ExitRecord implements ExitEvent {
+  constructor(
+    readonly reason: number, readonly qualLo: number, readonly qualHi: number,
+    readonly ripLo: number, readonly ripHi: number, readonly instructionLength: number,
+  ) {}
+
+  get qualification(): bigint {
+    return toBigInt(this.qualLo, this.qualHi);
+  }
+
+  get guestRip(): bigint {
+    return toBigInt(this.ripLo, this.ripHi);
+  }
 }
 
 export class Vcpu {
@@ -80,12 +101,12 @@ export class Vcpu {
     this.msrList = pages.allocate();
     this.lapic = new VirtualLapic(index);
     this.virtualMsrs = new VirtualMsrs(index === 0);
+    this.name = `${vm.name}/${index}`;
     pages.phys.writeSized(this.vmcs, 4, vmcsRevision(host));
   }
 
-  get name(): string {
-    return `${this.vm.name}/${this.index}`;
-  }
+  /** "vm/index", as the trace names it. */
+  readonly name: string;
 
   /** Makes this vCPU's VMCS current on its core (VMPTRLD). */
   load(): void {
@@ -156,6 +177,33 @@ export class Vcpu {
   }
 
   /**
+   * Writes the whole VMCS for a guest entered at `rip` in 32-bit protected
+   * mode with paging off, as a multiboot kernel starts (Multiboot
+   * Specification §3.2; hypervisor/loaders/): the 64-bit setup less CR0.PG,
+   * CR4.PAE, IA32_EFER and "IA-32e mode guest", with a 32-bit code segment
+   * (CS.L 0, CS.D 1) — flat 4-GiB segments either way. CR0.PG = 0 needs
+   * "unrestricted guest" (SDM Vol. 3C §25.6.2, §27.3.1.1), which needs EPT;
+   * a processor without it is a HypervisorError (controls.ts). `regs` are
+   * the guest's first register values (multiboot's EAX and EBX), the others
+   * 0, ESP included: the kernel makes its own stack.
+   */
+  setupProtectedMode(rip: number, regs: readonly { reg: Reg; value: number }[], hostRip: number): void {
+    this.setupLongMode(rip, 0, hostRip);
+    const h = this.host, w = (name: FieldName, value: number): void => vmwriteField(h, name, value);
+    w('secondaryProcessorBasedVmExecutionControls',
+      (vmreadNumber(h, 'secondaryProcessorBasedVmExecutionControls') | chooseControls(h.c, 'proc2', ['unrestrictedGuest'])) >>> 0);
+    w('vmEntryControls', (vmreadNumber(h, 'vmEntryControls') & ~controlMask('entry', ['ia32eModeGuest'])) >>> 0);
+    w('guestCr0', CR0_PE | CR0_ET | CR0_NE);
+    w('cr0ReadShadow', CR0_PE | CR0_ET | CR0_NE);
+    w('guestCr3', 0);
+    w('guestCr4', CR4_VMXE);
+    w('cr4ReadShadow', 0);
+    w('guestIa32Efer', 0);
+    w('guestCsAccessRights', AR_CODE32);
+    for (const { reg, value } of regs) this.savedGprs[reg << 1] = value | 0;
+  }
+
+  /**
    * VMLAUNCH or VMRESUME of this vCPU's VMCS (current on its core). A VMfail
    * means L1 wrote a bad VMCS: a HypervisorError naming the check that
    * failed. A VM-entry failure (exit reason bit 31) comes back as an exit.
@@ -174,31 +222,35 @@ export class Vcpu {
   }
 
   /** The exit just taken, read from the VMCS. */
-  readExit(): ExitEvent {
+  readExit(): ExitRecord {
     const h = this.host;
     const reason = vmreadNumber(h, 'exitReason');
     this.exitCounts.set(reason & 0xffff, (this.exitCounts.get(reason & 0xffff) ?? 0) + 1);
-    return {
-      reason,
-      qualification: vmreadField(h, 'exitQualification'),
-      guestRip: vmreadField(h, 'guestRip'),
-      instructionLength: vmreadNumber(h, 'vmExitInstructionLength'),
-    };
+    const qualLo = vmreadNumber(h, 'exitQualification'), qualHi = h.c.opHi;
+    const ripLo = vmreadNumber(h, 'guestRip'), ripHi = h.c.opHi;
+    return new ExitRecord(reason, qualLo, qualHi, ripLo, ripHi, vmreadNumber(h, 'vmExitInstructionLength'));
   }
 
-  /** Moves the guest RIP past the exiting instruction. */
-  skipInstruction(exit: ExitEvent): void {
-    this.advanceRip(exit.guestRip, exit.instructionLength);
+  /** Moves the guest RIP past the exiting instruction (adding to the halves, carrying into bits 63:32). */
+  skipInstruction(exit: ExitRecord): void {
+    const lo = (exit.ripLo >>> 0) + exit.instructionLength;
+    this.setRipAfterInstruction(lo | 0, lo >= TWO32 ? (exit.ripHi + 1) | 0 : exit.ripHi);
+  }
+
+  /** The guest RIP after an emulated instruction of `length` bytes at `rip`. */
+  advanceRip(rip: bigint, length: number): void {
+    const next = BigInt.asUintN(64, rip + BigInt(length));
+    this.setRipAfterInstruction(loOf(next), hiOf(next));
   }
 
   /**
-   * The guest RIP after an emulated instruction of `length` bytes at `rip`;
-   * completing an instruction also ends blocking by STI or MOV SS
+   * Sets the guest RIP to hi:lo past an instruction L1 completed for the
+   * guest; completing an instruction also ends blocking by STI or MOV SS
    * (interruptibility bits 1:0, §25.4.2), as KVM's skip_emulated_instruction does.
    */
-  advanceRip(rip: bigint, length: number): void {
+  private setRipAfterInstruction(lo: number, hi: number): void {
     const h = this.host;
-    vmwriteField(h, 'guestRip', rip + BigInt(length));
+    vmwriteHalves(h, 'guestRip', lo, hi);
     const blocking = vmreadNumber(h, 'guestInterruptibilityState');
     if ((blocking & BLOCKING_BY_STI_OR_MOV_SS) !== 0) vmwriteField(h, 'guestInterruptibilityState', blocking & ~BLOCKING_BY_STI_OR_MOV_SS);
   }

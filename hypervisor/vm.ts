@@ -18,6 +18,8 @@ import type { Vcpu } from './vcpu.ts';
 
 export const GUEST_PAGE_TABLES = 0x1000, GUEST_CODE = 0x10000, GUEST_STACK = 0x80000;
 const TWO_MIB = 1 << 21;
+/** The console text a VM keeps: 1 Mi characters. */
+export const CONSOLE_LIMIT = 1 << 20;
 
 /** How a VM ended, as the summary and the tests read it. */
 export type VmOutcome =
@@ -31,8 +33,9 @@ export class Vm {
   readonly ramHpa: number;
   readonly ramBytes: number;
   readonly ept: Ept12;
-  /** Bytes the guest wrote to its console (I/O port or hypercall), as text. */
-  console = '';
+  private consoleText = '';
+  /** Characters the guest wrote to its console beyond CONSOLE_LIMIT, dropped. */
+  consoleDropped = 0;
   outcome: VmOutcome = { kind: 'running' };
   readonly vcpus: Vcpu[] = [];
   /** Exceptions L1 intercepts and reflects into the guest (exits/exception.ts); set before adding vCPUs. */
@@ -47,6 +50,28 @@ export class Vm {
     this.ept = new Ept12(l1);
     this.ept.map2M(0, this.ramHpa, this.ramBytes);
     this.phys = guestRam.phys;
+  }
+
+  /** Bytes the guest wrote to its console (I/O port or hypercall), as text: the first CONSOLE_LIMIT of them. */
+  get console(): string {
+    return this.consoleText;
+  }
+
+  /**
+   * The console's writers append (`vm.console += text`): the text is kept
+   * up to CONSOLE_LIMIT characters and the rest counted in consoleDropped,
+   * so that a guest printing without end can neither grow L1's memory
+   * without bound nor reach the host's longest string (DESIGN decision 7).
+   * Once full, an append costs no copy.
+   */
+  set console(text: string) {
+    const kept = this.consoleText.length;
+    if (text.length <= CONSOLE_LIMIT) {
+      this.consoleText = text;
+      return;
+    }
+    if (kept < CONSOLE_LIMIT) this.consoleText = text.slice(0, CONSOLE_LIMIT);
+    this.consoleDropped += text.length - Math.max(kept, CONSOLE_LIMIT);
   }
 
   /** Copies `bytes` into guest-physical memory at `gpa`. */

@@ -20,7 +20,6 @@
  *   interrupts off, EAX = 0x2BADB002, EBX = the information structure
  *   (Multiboot Specification §3.2 "Machine state").
  */
-import type { PhysicalMemory } from '../memory/physical.ts';
 import { MULTIBOOT_AREA_END, MULTIBOOT_MMAP_ADDR } from '../machine/layout.ts';
 import { Reg } from '../registers.ts';
 import { EM_386, EM_X86_64, parseElf, PF_X, type ElfImage } from './elf.ts';
@@ -28,7 +27,7 @@ import type { EntryPoint } from './entry.ts';
 import { hex, LoadError, mib } from './loadError.ts';
 import { MB_FLAG_ADDRESSES, MB_FLAG_VIDEO, findMultibootHeader, type MultibootHeader } from './multibootHeader.ts';
 import { stringsAreaSize, writeMultibootInfo, type ModuleInfo } from './multibootInfo.ts';
-import { checkRange, pageAlign, place, type Area, type Placement } from './placement.ts';
+import { checkRange, pageAlign, place, type Area, type LoadTarget, type Placement } from './placement.ts';
 
 /** EAX at entry: tells the kernel a Multiboot loader started it (§3.2). */
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
@@ -103,7 +102,7 @@ function elfPlacement(bytes: Uint8Array, file: string): { placements: Placement[
   return { placements, entry: physicalEntry(elf) };
 }
 
-export function loadMultiboot(phys: PhysicalMemory, ramBytes: number, image: Uint8Array, opts: MultibootOptions): MultibootLoad {
+export function loadMultiboot(phys: LoadTarget, ramBytes: number, image: Uint8Array, opts: MultibootOptions): MultibootLoad {
   const file = opts.fileName;
   const header = findMultibootHeader(image, file);
   const { placements, entry } = (header.flags & MB_FLAG_ADDRESSES) !== 0

@@ -6,10 +6,9 @@
  * (where QEMU's multiboot option ROM puts them); strings and the module
  * list go right after the kernel image.
  */
-import type { PhysicalMemory } from '../memory/physical.ts';
 import { LOWER_MEMORY_KIB, memoryMap, MULTIBOOT_INFO_ADDR, MULTIBOOT_MMAP_ADDR, upperMemoryKiB } from '../machine/layout.ts';
 import { cString } from '../devices/fwCfg.ts';
-import { place } from './placement.ts';
+import { place, type LoadTarget } from './placement.ts';
 
 // Flags of the information structure (§3.3).
 const MBI_MEMORY = 1 << 0, MBI_BOOT_DEVICE = 1 << 1, MBI_CMDLINE = 1 << 2, MBI_MODS = 1 << 3,
@@ -41,7 +40,7 @@ export function stringsAreaSize(cmdline: string, modules: readonly { string: str
  * Writes the module list and strings at `area`, the memory map at 0x9000
  * and the fixed part at 0x9500; returns the structure's address.
  */
-export function writeMultibootInfo(phys: PhysicalMemory, ramBytes: number, area: number, cmdline: string, modules: readonly ModuleInfo[]): number {
+export function writeMultibootInfo(phys: LoadTarget, ramBytes: number, area: number, cmdline: string, modules: readonly ModuleInfo[]): number {
   const size = stringsAreaSize(cmdline, modules);
   const buf = new Uint8Array(size);
   const dv = new DataView(buf.buffer);

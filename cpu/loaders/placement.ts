@@ -4,11 +4,15 @@
  * (BIOS area with the ACPI tables, EBDA, APIC pages) and of any area the
  * loader itself uses. Bytes are copied page by page into the RAM pages (a
  * loader write is not a guest access; pages holding decoded code are still
- * told, so a reload invalidates stale blocks).
+ * told, so a reload invalidates stale blocks). The pages are the machine's
+ * RAM, or a VM's guest-physical RAM as L1 sees it (hypervisor/loaders/).
  */
 import { PAGE_SIZE, type PhysicalMemory } from '../memory/physical.ts';
 import { overlapsReserved } from '../machine/layout.ts';
 import { hex, LoadError, mib } from './loadError.ts';
+
+/** Where loaders put bytes: RAM pages by guest-physical page number (PhysicalMemory, or a view of a VM's RAM). */
+export type LoadTarget = Pick<PhysicalMemory, 'ramPage' | 'noteWrite'>;
 
 export interface Area {
   base: number;
@@ -44,7 +48,7 @@ export function checkRange(file: string, ramBytes: number, base: number, length:
 }
 
 /** Copies `data` to guest-physical `dest`, then zeroes up to `memsz` bytes in all. */
-export function place(phys: PhysicalMemory, p: Placement): void {
+export function place(phys: LoadTarget, p: Placement): void {
   let at = p.dest;
   const end = p.dest + p.memsz;
   while (at < end) {

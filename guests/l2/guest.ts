@@ -9,10 +9,13 @@ import type { Vm } from '../../hypervisor/vm.ts';
 
 /**
  * How the VM is expected to end (hypervisor/vm.ts VmOutcome): passed, or
- * failed/stopped with an outcome detail that contains `detail`.
+ * failed/stopped with an outcome detail that contains `detail`, or not at
+ * all — still running when the instruction limit stops the machine (a
+ * guest that loops forever on purpose, as the bad-input guests do).
  */
 export type Expectation =
   | { readonly kind: 'passed' }
+  | { readonly kind: 'running' }
   | { readonly kind: 'failed' | 'stopped'; readonly detail: string };
 
 export interface L2Guest {

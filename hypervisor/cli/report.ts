@@ -35,6 +35,14 @@ function consoleLines(text: string): string[] {
   return shown.replace(/\n$/, '').split('\n');
 }
 
+/** Where a VM still running was last seen: each vCPU's last exit ("vm/0 last exited at rip 0x10005 (Wrmsr)"). */
+function lastSeen(r: VmResult): string {
+  return r.vm.vcpus.map((v) => {
+    const last = r.events.filter((e) => e.vcpu === v.name).at(-1);
+    return last ? `${v.name} last exited at rip 0x${last.guestRip.replace(/^0+(?=.)/, '')} (${last.reasonName})` : `${v.name} has not exited`;
+  }).join(', ');
+}
+
 function vmLines(r: VmResult, width: number): string[] {
   const cores = [...new Set(r.vm.vcpus.map((v) => v.host.c.id))];
   const where = `${cores.length === 1 ? 'core' : 'cores'} ${cores.join(',')}`;
@@ -44,7 +52,9 @@ function vmLines(r: VmResult, width: number): string[] {
     `${INDENT}${r.guest.description}`,
     `${INDENT}console: ${first}`,
     ...rest.map((line) => `${INDENT}         ${line}`),
+    ...(r.vm.consoleDropped ? [`${INDENT}         (${count(r.vm.consoleDropped, 'more character')} dropped)`] : []),
     `${INDENT}exits:   ${r.events.length}${r.events.length ? ` — ${exitsByHandler(r.events)}` : ''}`,
+    ...(r.vm.outcome.kind === 'running' ? [`${INDENT}running: ${lastSeen(r)}`] : []),
   ];
 }
 
@@ -53,7 +63,9 @@ export function reportRun(r: ScenarioResult, model: string, trace: string): stri
   const s = r.scenario;
   const width = Math.max(...r.vms.map((v) => v.guest.name.length));
   const good = r.vms.filter((v) => v.verdict.asExpected).length;
-  const ended = r.stop.kind === 'idle' ? 'every VM ended and every core halted' : describeStop(r.stop);
+  const running = r.vms.filter((v) => v.vm.outcome.kind === 'running').map((v) => v.guest.name);
+  const ended = r.stop.kind === 'idle' ? 'every VM ended and every core halted'
+    : `${describeStop(r.stop)}${running.length ? ` with ${count(running.length, 'VM')} still running (${running.join(', ')})` : ''}`;
   return [
     `turtles: scenario '${s.name}', ${s.description}`,
     `machine: ${count(s.cpus, 'core')}, ${s.memoryMiB} MiB, VMX model ${model}; L1 in VMX root operation on every core runs ${count(r.vms.length, 'VM')}`,

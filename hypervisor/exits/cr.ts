@@ -22,14 +22,15 @@
  * MOV to CR0 is emulated as the instruction does it (Vol. 2B MOV—Move
  * to/from Control Registers): #GP(0) for bits 63:32 set, PG without PE,
  * NW without CD, and — for the hardware value — a bit the VMX fixed-bit
- * MSRs forbid (§24.8; L1's vCPUs have no "unrestricted guest", so PE and
- * PG stay set: clearing either is a #GP, as in non-root operation). Other
+ * MSRs forbid (§24.8), except PE and PG for a vCPU with "unrestricted
+ * guest" (a multiboot guest, §26.3), which may clear them. Other
  * bits of CR0[31:0] ignore writes and ET reads as 1. The read shadow gets
  * the guest's value, GUEST_CR0 the hardware's.
  */
 import { readMsr } from '../../cpu/exec/msr.ts';
 import { CR0_AM, CR0_CD, CR0_EM, CR0_ET, CR0_MP, CR0_NE, CR0_NW, CR0_PE, CR0_PG, CR0_TS, CR0_WP } from '../../cpu/system/mode.ts';
-import { vmwriteField } from '../l1/vmxOps.ts';
+import { vmreadNumber, vmwriteField } from '../l1/vmxOps.ts';
+import { controlMask } from '../../vmx/model/controls.ts';
 import type { Vcpu } from '../vcpu.ts';
 import { skip, stop, type Decision, type ExitHandler } from './decision.ts';
 import { readGpr } from './gprs.ts';
@@ -39,6 +40,7 @@ import { injectGp0 } from './inject.ts';
 export const CR0_HOST_OWNED = (CR0_NE | CR0_CD | CR0_NW) >>> 0;
 const CR0_WRITABLE = CR0_PE | CR0_MP | CR0_EM | CR0_TS | CR0_NE | CR0_WP | CR0_AM | CR0_NW | CR0_CD | CR0_PG;
 const IA32_VMX_CR0_FIXED0 = 0x486, IA32_VMX_CR0_FIXED1 = 0x487;
+const UNRESTRICTED_GUEST = controlMask('proc2', ['unrestrictedGuest']);
 
 /** Access types of §28.2.1 Table 28-3, bits 5:4. */
 const MOV_TO_CR = 0;
@@ -52,7 +54,9 @@ function movToCr0(vcpu: Vcpu, source: bigint): Decision {
   if ((cr0 & CR0_PG) !== 0 && (cr0 & CR0_PE) === 0) return injectGp0(vcpu, 'cr0:#GP');
   if ((cr0 & CR0_NW) !== 0 && (cr0 & CR0_CD) === 0) return injectGp0(vcpu, 'cr0:#GP');
   const h = vcpu.host, hw = hardwareCr0(cr0);
-  const fixed0 = readMsr(h.c, IA32_VMX_CR0_FIXED0) >>> 0, fixed1 = readMsr(h.c, IA32_VMX_CR0_FIXED1) >>> 0;
+  const unrestricted = (vmreadNumber(h, 'secondaryProcessorBasedVmExecutionControls') & UNRESTRICTED_GUEST) !== 0;
+  const fixed0 = (readMsr(h.c, IA32_VMX_CR0_FIXED0) & ~(unrestricted ? CR0_PE | CR0_PG : 0)) >>> 0;
+  const fixed1 = readMsr(h.c, IA32_VMX_CR0_FIXED1) >>> 0;
   if ((hw & fixed0) >>> 0 !== fixed0 || (hw & ~fixed1) !== 0) return injectGp0(vcpu, 'cr0:#GP');
   vmwriteField(h, 'guestCr0', hw);
   vmwriteField(h, 'cr0ReadShadow', cr0);

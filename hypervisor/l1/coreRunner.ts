@@ -10,12 +10,16 @@
  */
 import { Activity } from '../../cpu/cpu.ts';
 import { IF } from '../../cpu/flags.ts';
+import { joinSigned } from '../../cpu/registers.ts';
 import { nativeHandlerAddress } from '../../vmx/transition/nativeHandlers.ts';
 import { guestInstruction } from '../disassemble.ts';
 import { dispatchExit } from '../exits/dispatch.ts';
 import { requeueInterruptedEvent } from '../exits/reinject.ts';
 import { traceEvent, type L1TraceEvent } from '../trace.ts';
 import type { Vcpu } from '../vcpu.ts';
+import type { Vm, VmOutcome } from '../vm.ts';
+import { kickCore } from './hostApic.ts';
+import { MpState } from './runState.ts';
 import { CoreScheduler } from './scheduler.ts';
 import type { HostCore } from './vmxOps.ts';
 
@@ -45,13 +49,28 @@ export class CoreRunner {
     const exit = v.readExit();
     requeueInterruptedEvent(v, exit);
     const d = dispatchExit(v, exit);
-    this.record(traceEvent(this.host.c.icount, this.host.c.id, v.name, exit.reason, exit.qualification, exit.guestRip, d.handler, d.kind, guestInstruction(v.vm, exit.guestRip)));
+    const c = this.host.c;
+    this.record(traceEvent(c.icount, c.id, v.name, exit.reason, exit.qualLo, exit.qualHi, exit.ripLo, exit.ripHi,
+      d.handler, d.kind, guestInstruction(v.vm, joinSigned(exit.ripLo, exit.ripHi))));
     if (d.kind === 'skip') v.skipInstruction(exit);
-    if (d.kind === 'stop') {
-      v.vm.outcome = d.outcome;
-      for (const other of v.vm.vcpus) other.stopped = true;
-    }
+    if (d.kind === 'stop') this.stopVm(v.vm, d.outcome);
     this.runNext(this.current);
+  }
+
+  /**
+   * Ends `vm` with `outcome`. Its runnable vCPUs on other cores may be
+   * running guest code that never exits: their cores are kicked
+   * (hostApic.ts), as KVM kicks the vCPUs of a VM it stops, so that they
+   * leave the VM at their next instruction boundary (an external-interrupt
+   * exit, after which the scheduler no longer enters them) instead of
+   * running on to the end of the run. A halted one runs no guest code.
+   */
+  private stopVm(vm: Vm, outcome: VmOutcome): void {
+    vm.outcome = outcome;
+    for (const other of vm.vcpus) {
+      other.stopped = true;
+      if (other.host !== this.host && other.runState.mp === MpState.Runnable) kickCore(this.host, other.host.c.id);
+    }
   }
 
   /**

@@ -6,6 +6,7 @@
  * from 1 MiB to L1_END; guest RAM above it.
  */
 import { Machine } from '../../cpu/machine/machine.ts';
+import type { EntryPoint } from '../../cpu/loaders/entry.ts';
 import type { MachineStop } from '../../cpu/machine/stop.ts';
 import { cr4Settable } from '../../cpu/system/controlRegs.ts';
 import { DEFAULT_VMX_MODEL } from '../../vmx/model/presets.ts';
@@ -93,11 +94,24 @@ export class L1 {
     return vcpu;
   }
 
-  private addVcpu(vm: Vm): Vcpu {
+  /**
+   * A vCPU for `vm` that starts where a loader's entry point says
+   * (hypervisor/loaders/): in 64-bit mode on the VM's identity page
+   * tables, or in 32-bit protected mode without paging with the entry's
+   * registers (a multiboot kernel). The image is already in guest memory.
+   */
+  addVcpuAt(vm: Vm, entry: EntryPoint): Vcpu {
+    if (entry.bits === 16) throw new HypervisorError(`VM ${vm.name}: L1 starts vCPUs in 64-bit or 32-bit protected mode, not real mode`);
+    if (entry.bits === 64) vm.writeLongModePageTables();
+    return this.addVcpu(vm, entry);
+  }
+
+  private addVcpu(vm: Vm, entry?: EntryPoint): Vcpu {
     const runner = this.runners[this.nextCore]!;
     this.nextCore = (this.nextCore + 1) % this.runners.length;
     const vcpu = new Vcpu(vm, vm.vcpus.length, runner.host, this.pages, this.nextVpid++);
-    vcpu.setupLongMode(GUEST_CODE, vcpuStack(vcpu.index), EXIT_HANDLER_RIP);
+    if (entry?.bits === 32) vcpu.setupProtectedMode(entry.address, entry.regs ?? [], EXIT_HANDLER_RIP);
+    else vcpu.setupLongMode(entry?.address ?? GUEST_CODE, vcpuStack(vcpu.index), EXIT_HANDLER_RIP);
     vm.vcpus.push(vcpu);
     runner.vcpus.push(vcpu);
     return vcpu;

@@ -7,7 +7,7 @@
  */
 import type { Cpu } from '../../cpu/cpu.ts';
 import { CF, readRflags, ZF } from '../../cpu/flags.ts';
-import { hiOf, loOf, toBigInt } from '../../cpu/registers.ts';
+import { hiOf, loOf, toBigInt, TWO32 } from '../../cpu/registers.ts';
 import { readField, vmread, vmwrite } from '../../vmx/unit/vmcsAccess.ts';
 import { vmclear, vmptrld } from '../../vmx/unit/vmcsPointer.ts';
 import type { VmxCore } from '../../vmx/unit/vmxCore.ts';
@@ -45,11 +45,22 @@ export function doVmptrld(h: HostCore, region: number): void {
   succeeded(h, `VMPTRLD 0x${region.toString(16)}`);
 }
 
-/** VMWRITE of a number (below 2^53, or a sign-extended address) or a bigint. */
-export function vmwriteField(h: HostCore, name: FieldName, value: number | bigint): void {
-  const v = BigInt.asUintN(64, BigInt(value));
-  vmwrite(h.unit, h.c, vmcs[name].encoding, loOf(v), hiOf(v));
+/** VMWRITE of bits 31:0 `lo` and 63:32 `hi`. */
+export function vmwriteHalves(h: HostCore, name: FieldName, lo: number, hi: number): void {
+  vmwrite(h.unit, h.c, vmcs[name].encoding, lo, hi);
   succeeded(h, `VMWRITE ${name}`);
+}
+
+/**
+ * VMWRITE of a number (an integer below 2^53 in magnitude: a negative one
+ * is a sign-extended address) or a bigint. A number needs no BigInt: its
+ * halves are its value modulo 2^32 (ToInt32) and the floor of its quotient
+ * by 2^32, which is all ones above a negative value, as two's complement.
+ */
+export function vmwriteField(h: HostCore, name: FieldName, value: number | bigint): void {
+  if (typeof value === 'number') return vmwriteHalves(h, name, value | 0, Math.floor(value / TWO32) | 0);
+  const v = BigInt.asUintN(64, value);
+  vmwriteHalves(h, name, loOf(v), hiOf(v));
 }
 
 /** VMREAD as a bigint. */
@@ -60,7 +71,7 @@ export function vmreadField(h: HostCore, name: FieldName): bigint {
   return toBigInt(lo, h.c.opHi);
 }
 
-/** VMREAD of a field that fits in 32 bits (or whose low half is all that matters), as a number. */
+/** VMREAD of a field that fits in 32 bits (or whose low half is all that matters), as a number; bits 63:32 are left in `h.c.opHi`. */
 export function vmreadNumber(h: HostCore, name: FieldName): number {
   const enc = vmcs[name].encoding;
   if (!vmread(h.unit, h.c, enc)) throw new HypervisorError(`VMREAD ${name} failed`);

@@ -289,3 +289,98 @@ describe('turtles as a process', () => {
     expect([same.status, same.stdout]).toEqual([0, `${a} and ${b} are identical (${events} events)\n`]);
   });
 });
+
+describe('turtles run FILE: a guest image from a file in one VM (hypervisor/loaders/), its console streamed to stdout', () => {
+  const guestFile = (name: string, bytes: Uint8Array): string => {
+    const path = tracePath(name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+  const assemble = async (source: string, bits: 32 | 64, at: number): Promise<Uint8Array> => (await import('../support/asm.ts')).asm(source, bits, at);
+  const kernel = async (source: string): Promise<Uint8Array> => (await import('../support/elf.ts')).multibootKernel(source);
+  /** Prints `text` on COM1 byte by byte, then OUT `code` to the debug-exit port F4H (exits/io.ts: 0 passes). */
+  const printThenExit = (text: string, code: number): string =>
+    [...text].map((ch) => `mov dx, 0x3f8\nmov al, ${ch.charCodeAt(0)}\nout dx, al`).join('\n') + `\nmov eax, ${code}\nmov dx, 0xf4\nout dx, eax\nhlt`;
+
+  it('a flat binary (no ELF magic, no multiboot header) runs in 64-bit mode at 10000H and passes by debug exit 0 (status 0)', async () => {
+    const file = guestFile('hello.bin', await assemble(printThenExit('hello\n', 0), 64, 0x10000));
+    const trace = tracePath('hello.jsonl');
+    const r = await run(file, '--trace', trace);
+    expect(r.status).toBe(RUN_STATUS.asExpected);
+    expect(r.stderr).toBe('');
+    // Six console bytes and the debug exit: seven I/O exits.
+    expect(r.stdout).toMatch(new RegExp(`^${[
+      `turtles: ${file.replace(/[.\\]/g, '\\$&')}, a flat binary, entered at 0x10000 in 64-bit mode`,
+      'machine: 1 core, 256 MiB, VMX model default; L1 in VMX root operation runs 1 VM of 4 MiB with 1 vCPU',
+      '',
+      'hello',
+      '',
+      'PASS  hello\\.bin  passed \\(debug exit 0\\)',
+      '      exits:   7 — IoInstruction ×7 → io:console ×6, io:debug-exit',
+      '',
+      '7 exits handled by L1; \\d+ instructions retired; the VM ended and every core halted',
+      `trace: ${trace.replace(/[.\\]/g, '\\$&')} \\(7 events; compare two with \`turtles diff A B\`\\)`,
+    ].join('\n')}\n$`));
+    expect(readFileSync(trace, 'utf8').split('\n').length).toBe(8);
+  });
+
+  it('a multiboot kernel is detected by its header and entered in 32-bit protected mode; a debug exit other than 0 is a FAIL (status 1)', async () => {
+    const file = guestFile('k.elf', await kernel(printThenExit('M', 3)));
+    const r = await run(file, '--trace', tracePath('k.jsonl'));
+    expect(r.status).toBe(RUN_STATUS.unexpected);
+    const lines = r.stdout.split('\n');
+    // Entry after the 12-byte header at 1 MiB; EBX: the information structure at 9500H, where QEMU's option ROM puts it (cpu/loaders/multibootInfo.ts).
+    expect(lines[0]).toBe(`turtles: ${file}, a multiboot kernel, entered at 0x10000c in 32-bit protected mode with EAX 0x2badb002, EBX 0x9500`);
+    expect(lines.slice(3, 6)).toEqual(['M', '', 'FAIL  k.elf  failed (debug exit 3), expected passed']);
+  });
+
+  it('--entry ADDR loads and enters a flat binary there', async () => {
+    const file = guestFile('at.bin', await assemble('lea rax, [rip]\nsub eax, 0x40007\nmov dx, 0xf4\nout dx, eax\nhlt', 64, 0x40000));
+    const r = await run(file, '--entry', '0x40000', '--trace', tracePath('at.jsonl'));
+    expect(r.status).toBe(RUN_STATUS.asExpected);
+    expect(r.stdout).toContain('a flat binary, entered at 0x40000 in 64-bit mode');
+    expect(r.stdout).toContain('(no console output)\n');
+  });
+
+  it('streams the console: text the guest prints is written out after each slice of the run, before the verdict', async () => {
+    // 'a', then 700,000 two-instruction iterations (more than one slice of 1,000,000 instructions), then 'b'.
+    const file = guestFile('slow.bin', await assemble(`${printThenExit('a', 0).split('\nmov eax')[0]}
+      mov ecx, 700000
+    spin:
+      dec ecx
+      jnz spin
+      ${printThenExit('b\n', 0)}`, 64, 0x10000));
+    const chunks: string[] = [];
+    const status = await runRun([file, '--trace', tracePath('slow.jsonl')], { stdout: (t) => chunks.push(t), stderr: (t) => chunks.push(`stderr: ${t}`) });
+    expect(status).toBe(RUN_STATUS.asExpected);
+    expect(chunks.slice(1, 3)).toEqual(['a', 'b\n']);
+    expect(chunks[0]).toMatch(/^turtles: .*slow\.bin, a flat binary/);
+    expect(chunks.at(-1)).toContain('PASS  slow.bin  passed (debug exit 0)');
+  });
+
+  it('--feature no-unrestricted: a multiboot kernel needs "unrestricted guest" for CR0.PG = 0 and L1 refuses in one line (status 3)', async () => {
+    const file = guestFile('k2.elf', await kernel('hlt'));
+    expect(await run(file, '--feature', 'no-unrestricted', '--trace', tracePath('never.jsonl'))).toEqual({
+      status: RUN_STATUS.refused, stdout: '', stderr: 'turtles run: L1 needs the proc2 control(s) unrestrictedGuest, which this processor model does not support\n',
+    });
+  });
+
+  it('bad files and options are one line on stderr and status 2, and no trace is written', async () => {
+    const flat = guestFile('plain.bin', Uint8Array.of(0xf4));
+    const mb = guestFile('mb.elf', await kernel('hlt'));
+    const big = guestFile('big.bin', new Uint8Array(3 << 20));
+    const cases: [string[], string][] = [
+      [[flat, '--format', 'multiboot'], `${flat}: no multiboot header (magic 0x1badb002) in the first 8192 bytes`],
+      [[flat, '--format', 'coff'], "unknown format 'coff' (one of flat, elf, multiboot)"],
+      [[flat, '--entry', 'zz'], "option '--entry' needs an address (decimal or 0x hexadecimal), got 'zz'"],
+      [[mb, '--entry', '0x100000'], `option '--entry' is for a flat binary; ${mb} is loaded as multiboot, which gives its own entry point`],
+      [[big, '--guest-memory', '2'], `${big}: flat binary (0x10000-0x310000) does not fit in RAM (2 MiB)`],
+      [[dir], `cannot read '${dir}' (EISDIR)`],
+      [['cpuid', '--format', 'elf'], "option '--format' is for running a file, not scenario 'cpuid'"],
+    ];
+    for (const [argv, message] of cases) {
+      expect(await run(...argv, '--trace', tracePath('never.jsonl')), argv.join(' ')).toEqual({ status: RUN_STATUS.badInput, stdout: '', stderr: `turtles run: ${message}\n` });
+    }
+    expect(existsSync(tracePath('never.jsonl'))).toBe(false);
+  });
+});
