@@ -26,9 +26,12 @@ function intel(): Formatter {
   return formatter;
 }
 
-/** The first instruction of `bytes` decoded in 64-bit mode at address `ip`, and how many bytes its text depends on (all of them for "(bad)"). */
-function decodeFirst(bytes: Uint8Array, ip: bigint): { text: string; length: number } {
-  const decoder = new Decoder(64, bytes, DecoderOptions.None);
+/** Code sizes the trace decodes in: the guest's CS.L and CS.D/B at the exit. */
+export type CodeBits = 16 | 32 | 64;
+
+/** The first instruction of `bytes` decoded as `bits`-bit code at address `ip`, and how many bytes its text depends on (all of them for "(bad)"). */
+function decodeFirst(bytes: Uint8Array, ip: bigint, bits: CodeBits): { text: string; length: number } {
+  const decoder = new Decoder(bits, bytes, DecoderOptions.None);
   decoder.ip = ip;
   const insn = decoder.decode();
   try {
@@ -39,14 +42,15 @@ function decodeFirst(bytes: Uint8Array, ip: bigint): { text: string; length: num
   }
 }
 
-/** The first instruction of `bytes`, decoded in 64-bit mode at address `ip` (branch and RIP-relative targets absolute). */
-export function disassemble(bytes: Uint8Array, ip: bigint): string {
-  return decodeFirst(bytes, ip).text;
+/** The first instruction of `bytes`, decoded as `bits`-bit code at address `ip` (branch and RIP-relative targets absolute). */
+export function disassemble(bytes: Uint8Array, ip: bigint, bits: CodeBits = 64): string {
+  return decodeFirst(bytes, ip, bits).text;
 }
 
 /** What was decoded at a guest-physical address: the instruction's bytes there, and their text. */
 interface Decoded {
   readonly at: number;
+  readonly bits: CodeBits;
   readonly bytes: Uint8Array;
   readonly text: string;
 }
@@ -71,20 +75,21 @@ function unchanged(vm: Vm, d: Decoded): boolean {
 }
 
 /**
- * The instruction at guest RIP `rip` of `vm` (a number below 0 is a
- * sign-extended RIP, outside guest RAM). Every vCPU L1 creates runs in
- * 64-bit mode with identity paging (vm.ts), so the RIP is read as a
- * guest-physical address; past the end of guest RAM there are no bytes.
+ * The `bits`-bit instruction at guest-linear address `la` of `vm` (a
+ * number below 0 is a sign-extended address, outside guest RAM). L1's
+ * guests run with identity paging or with paging off (vm.ts, loaders/), so
+ * the address is read as a guest-physical one; past the end of guest RAM
+ * there are no bytes.
  */
-export function guestInstruction(vm: Vm, rip: bigint | number): string {
-  if (rip < 0 || rip >= vm.ramBytes) return '(outside guest RAM)';
-  const at = Number(rip);
+export function guestInstruction(vm: Vm, la: bigint | number, bits: CodeBits = 64): string {
+  if (la < 0 || la >= vm.ramBytes) return '(outside guest RAM)';
+  const at = Number(la);
   let cache = decodedAt.get(vm);
   if (!cache) decodedAt.set(vm, (cache = new Array<Decoded | undefined>(CACHE_SLOTS)));
   const slot = at % CACHE_SLOTS, hit = cache[slot];
-  if (hit && hit.at === at && unchanged(vm, hit)) return hit.text;
+  if (hit && hit.at === at && hit.bits === bits && unchanged(vm, hit)) return hit.text;
   const bytes = vm.read(at, Math.min(MAX_LENGTH, vm.ramBytes - at)) ?? new Uint8Array(0);
-  const { text, length } = decodeFirst(bytes, BigInt(at));
-  cache[slot] = { at, bytes: bytes.subarray(0, length), text };
+  const { text, length } = decodeFirst(bytes, BigInt(at), bits);
+  cache[slot] = { at, bits, bytes: bytes.subarray(0, length), text };
   return text;
 }

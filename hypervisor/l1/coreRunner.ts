@@ -12,7 +12,7 @@ import { Activity } from '../../cpu/cpu.ts';
 import { IF } from '../../cpu/flags.ts';
 import { joinSigned } from '../../cpu/registers.ts';
 import { nativeHandlerAddress } from '../../vmx/transition/nativeHandlers.ts';
-import { guestInstruction } from '../disassemble.ts';
+import { type CodeBits, guestInstruction } from '../disassemble.ts';
 import { dispatchExit } from '../exits/dispatch.ts';
 import { requeueInterruptedEvent } from '../exits/reinject.ts';
 import { traceEvent, type L1TraceEvent } from '../trace.ts';
@@ -21,11 +21,20 @@ import type { Vm, VmOutcome } from '../vm.ts';
 import { kickCore } from './hostApic.ts';
 import { MpState } from './runState.ts';
 import { CoreScheduler } from './scheduler.ts';
-import type { HostCore } from './vmxOps.ts';
+import { type HostCore, vmreadNumber } from './vmxOps.ts';
 
 /** HOST_RIP of every VMCS L1 writes, and the address a core starts L1 at. */
 export const EXIT_HANDLER_RIP = nativeHandlerAddress(0);
 export const START_RIP = nativeHandlerAddress(1);
+
+const AR_L = 1 << 13, AR_DB = 1 << 14;
+
+/** The instruction at the exit, for the trace: decoded in the guest's code size (CS.L, CS.D/B) at CS base + RIP. */
+function exitingInstruction(v: Vcpu, rip: number): string {
+  const ar = vmreadNumber(v.host, 'guestCsAccessRights');
+  const bits: CodeBits = (ar & AR_L) !== 0 ? 64 : (ar & AR_DB) !== 0 ? 32 : 16;
+  return guestInstruction(v.vm, bits === 64 ? rip : vmreadNumber(v.host, 'guestCsBase') + rip, bits);
+}
 
 export class CoreRunner {
   readonly vcpus: Vcpu[] = [];
@@ -51,7 +60,7 @@ export class CoreRunner {
     const d = dispatchExit(v, exit);
     const c = this.host.c;
     this.record(traceEvent(c.icount, c.id, v.name, exit.reason, exit.qualLo, exit.qualHi, exit.ripLo, exit.ripHi,
-      d.handler, d.kind, guestInstruction(v.vm, joinSigned(exit.ripLo, exit.ripHi))));
+      d.handler, d.kind, exitingInstruction(v, joinSigned(exit.ripLo, exit.ripHi))));
     if (d.kind === 'skip') v.skipInstruction(exit);
     if (d.kind === 'stop') this.stopVm(v.vm, d.outcome);
     this.runNext(this.current);

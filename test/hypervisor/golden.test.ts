@@ -168,6 +168,13 @@ describe('trace lines and the traced instruction', () => {
     expect(disassemble(Uint8Array.of(0x48, 0x8d, 0x3d, 0x10, 0, 0, 0), 0x10000n)).toBe('lea rdi, [0x10017]');
   });
 
+  it('decodes in the guest\'s code size: 0F 22 C0 is MOV CR0, EAX in 32-bit code and MOV CR0, RAX in 64-bit code; 48 is DEC EAX outside 64-bit mode (SDM Vol. 2)', () => {
+    expect(disassemble(Uint8Array.of(0x0f, 0x22, 0xc0), 0x100000n, 32)).toBe('mov cr0, eax');
+    expect(disassemble(Uint8Array.of(0x0f, 0x22, 0xc0), 0x100000n, 64)).toBe('mov cr0, rax');
+    expect(disassemble(Uint8Array.of(0x48), 0x100000n, 32)).toBe('dec eax');
+    expect(disassemble(Uint8Array.of(0x40), 0x7c00n, 16)).toBe('inc ax');
+  });
+
   it('never throws on bytes that are no instruction: "(bad)" (0F alone, LOCK NOP, a cut-off VEX, nothing)', () => {
     for (const bytes of [[0x0f], [0xf0, 0x90], [0xc4, 0xc4, 0xc4], []]) expect(disassemble(Uint8Array.from(bytes), 0n)).toBe('(bad)');
   });
