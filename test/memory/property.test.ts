@@ -19,20 +19,11 @@ import {
   type PagingKind, PS, U, W, XD,
 } from './pageTables.ts';
 import { type Kind, type RefState, refTranslate } from './reference.ts';
+import { rng } from '../support/smallRng.ts';
 
 const POOL = 0x200000, POOL_PAGES = 6, FRAMES = 0x300000;
 const TWO48 = 1n << 48n;
 
-/** xorshift32: the test's own generator, seeded by fast-check. */
-function rng(seed: number): (n: number) => number {
-  let s = seed | 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
 
 /** Bits besides P, R/W, U/S, PS, G, XD and the address that entries may carry: reserved in some modes and levels, ignored in others. */
 const EXTRA: Record<PagingKind, bigint[]> = {

@@ -14,6 +14,7 @@ import { DEFAULT_VMX_MODEL, FULL_VMX_MODEL, MINIMAL_VMX_MODEL } from '../../vmx/
 import { eptCapsOf } from '../../vmx/ept/eptCaps.ts';
 import { eptViolationQualification } from '../../vmx/ept/eptViolation.ts';
 import { EptAccess, type EptCaps, EptOutcome, EptWalker } from '../../vmx/ept/eptWalk.ts';
+import { rng } from '../support/smallRng.ts';
 
 const R = 1n, W = 2n, X = 4n, RWX = 7n;
 const PS = 0x80n, A = 0x100n, D = 0x200n, IPAT = 0x40n;
@@ -541,16 +542,6 @@ function refWalk(read: (pa: bigint) => bigint, c: RefConfig, gpa: bigint, access
   }
 }
 
-/** xorshift32: the test's own generator, seeded by fast-check. */
-function rng(seed: number): (n: number) => number {
-  let s = seed | 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
 
 const POOL = 0x20000n, POOL_PAGES = 6;
 const INDEXES = [0n, 1n, 2n, 511n];
